@@ -1,0 +1,199 @@
+// The order machine: pure. It never does I/O, reads the clock or makes ids. Its actions are
+// intents (command, publish, schedule) that the runtime turns into outbox rows in the same
+// transaction as the new snapshot. Compensation is part of the machine: every step that changes
+// another module is undone in reverse order, and an undo is sent for every step that was
+// *requested*, since a request still in flight must meet its undo's tombstone.
+import { assign, setup } from 'xstate';
+import { Decimal } from '../src/domain/money.ts';
+import type { OrderContext, OrderEvent, OrderInput, Outcome } from './order.types.ts';
+
+export type { OrderContext, OrderEvent, OrderInput };
+
+type Intent =
+  | { type: 'command'; params: { queue: string; type: string; payload: Record<string, unknown> } }
+  | { type: 'publish'; params: { type: string; data: Record<string, unknown> } }
+  | { type: 'schedule'; params: { type: string; delayMs: number } };
+
+const command = (queue: string, type: string, payload: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
+  ({ type: 'command', params: ({ context }: { context: OrderContext }) => ({ queue, type, payload: payload(context) }) }) as const;
+const publish = (type: string, data: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
+  ({ type: 'publish', params: ({ context }: { context: OrderContext }) => ({ type, data: data(context) }) }) as const;
+
+const chargePayload = (c: OrderContext) => ({ amount: c.total, currency: c.currency, customer_id: c.userId });
+const amounts = (c: OrderContext) => ({ subtotal: c.subtotal, discount: c.discount, total: c.total, currency: c.currency });
+
+/** Enters compensation with an outcome and a reason; the reason comes from the event or is fixed. */
+const fail = (outcome: Outcome, reason?: string) =>
+  ({ target: '#order.compensating', actions: { type: 'markFailure', params: { outcome, reason } } }) as const;
+const markRequested = (step: keyof OrderContext['requested']) => ({ type: 'markRequested', params: { step } }) as const;
+
+const cancel = fail('cancelled', 'cancelled_by_customer');
+const reserved = [
+  { type: 'schedule', params: ({ context }: { context: OrderContext }) => ({ type: 'reservation.expired', delayMs: context.reservationTtlMs }) },
+  publish('inventory.reserved', (c) => ({ items: c.items })),
+] as const;
+const expire = fail('expired', 'reservation_expired');
+
+export const orderMachine = setup({
+  types: {
+    context: {} as OrderContext,
+    events: {} as OrderEvent,
+    input: {} as OrderInput,
+  },
+  actions: {
+    // Intents only. The runtime reads them from transition()'s result; nothing runs here.
+    command: (_, _params: Extract<Intent, { type: 'command' }>['params']) => undefined,
+    publish: (_, _params: Extract<Intent, { type: 'publish' }>['params']) => undefined,
+    schedule: (_, _params: Extract<Intent, { type: 'schedule' }>['params']) => undefined,
+    markFailure: assign(({ event }, params: { outcome: Outcome; reason: string | undefined }) => ({
+      outcome: params.outcome,
+      failureReason: params.reason ?? ('reason' in event && typeof event.reason === 'string' ? event.reason : params.outcome),
+    })),
+    markRequested: assign(({ context }, params: { step: keyof OrderContext['requested'] }) => ({
+      requested: { ...context.requested, [params.step]: true },
+    })),
+  },
+  guards: {
+    hasCoupon: ({ context }) => context.couponCode !== null,
+    ledgerRequested: ({ context }) => context.requested.ledger,
+    paymentRequested: ({ context }) => context.requested.payment,
+    couponRequested: ({ context }) => context.requested.coupon,
+    stockRequested: ({ context }) => context.requested.stock,
+    outcomeIs: ({ context }, params: { outcome: Outcome }) => context.outcome === params.outcome,
+  },
+}).createMachine({
+  id: 'order',
+  initial: 'pending',
+  context: ({ input }) => ({
+    ...input,
+    discount: '0',
+    total: input.subtotal,
+    requested: { stock: false, coupon: false, payment: false, ledger: false },
+    outcome: null,
+    failureReason: null,
+  }),
+  states: {
+    pending: {
+      on: {
+        'order.placed': {
+          target: 'reserving',
+          actions: [
+            markRequested('stock'),
+            command('inventory', 'inventory.reserve', (c) => ({ items: c.items, ttl_ms: c.reservationTtlMs })),
+            publish('order.created', (c) => ({ user_id: c.userId, items: c.items, coupon_code: c.couponCode, ...amounts(c) })),
+          ],
+        },
+      },
+    },
+    reserving: {
+      on: {
+        'inventory.reserved': [
+          { guard: 'hasCoupon', target: 'redeemingCoupon', actions: reserved },
+          { target: 'charging', actions: reserved },
+        ],
+        'inventory.rejected': {
+          target: 'rejected',
+          actions: { type: 'markFailure', params: { outcome: 'rejected', reason: undefined } },
+        },
+        'order.cancel': cancel,
+      },
+    },
+    redeemingCoupon: {
+      entry: [
+        markRequested('coupon'),
+        command('coupons', 'coupon.redeem', (c) => ({ code: c.couponCode, subtotal: c.subtotal, currency: c.currency })),
+      ],
+      on: {
+        'coupon.redeemed': {
+          target: 'charging',
+          actions: assign({
+            discount: ({ event }) => event.discount,
+            total: ({ context, event }) => new Decimal(context.subtotal).minus(event.discount).toFixed(),
+          }),
+        },
+        'coupon.rejected': fail('rejected'),
+        'order.cancel': cancel,
+        'reservation.expired': expire,
+      },
+    },
+    charging: {
+      entry: [
+        markRequested('payment'),
+        command('payments', 'payment.charge', chargePayload),
+        { type: 'schedule', params: ({ context }) => ({ type: 'payment.deadline', delayMs: context.paymentDeadlineMs }) },
+      ],
+      on: {
+        'payment.succeeded': {
+          target: 'recording',
+          actions: publish('payment.captured', (c) => ({ amount: c.total, currency: c.currency })),
+        },
+        'payment.failed': fail('failed'),
+        'payment.deadline': fail('failed', 'payment_timeout'),
+        'order.cancel': cancel,
+        'reservation.expired': expire,
+      },
+    },
+    recording: {
+      entry: [
+        markRequested('ledger'),
+        command('ledger', 'ledger.post', (c) => ({ user_id: c.userId, ...amounts(c) })),
+      ],
+      on: {
+        'ledger.posted': { target: 'committingStock', actions: publish('ledger.posted', amounts) },
+        'order.cancel': cancel,
+      },
+    },
+    committingStock: {
+      entry: command('inventory', 'inventory.commit'),
+      on: {
+        'inventory.committed': 'confirmed',
+        'order.cancel': cancel,
+      },
+    },
+    confirmed: {
+      entry: publish('order.confirmed', amounts),
+      on: { 'order.cancel': cancel },
+    },
+    compensating: {
+      initial: 'ledger',
+      states: {
+        ledger: { always: [{ guard: 'ledgerRequested', target: 'reversingLedger' }, { target: 'payment' }] },
+        reversingLedger: {
+          entry: command('ledger', 'ledger.reverse'),
+          on: { 'ledger.reversed': { target: 'payment', actions: publish('ledger.reversed', amounts) } },
+        },
+        payment: { always: [{ guard: 'paymentRequested', target: 'refunding' }, { target: 'coupon' }] },
+        refunding: {
+          entry: command('payments', 'payment.refund', chargePayload),
+          on: {
+            'payment.refunded': {
+              target: 'coupon',
+              actions: publish('payment.refunded', ({ currency }) => ({ currency })),
+            },
+          },
+        },
+        coupon: { always: [{ guard: 'couponRequested', target: 'restoringCoupon' }, { target: 'stock' }] },
+        restoringCoupon: {
+          entry: command('coupons', 'coupon.restore'),
+          on: { 'coupon.restored': 'stock' },
+        },
+        stock: { always: [{ guard: 'stockRequested', target: 'releasingStock' }, { target: 'done' }] },
+        releasingStock: {
+          entry: command('inventory', 'inventory.release'),
+          on: { 'inventory.released': { target: 'done', actions: publish('inventory.released') } },
+        },
+        done: { type: 'final' },
+      },
+      onDone: [
+        { guard: { type: 'outcomeIs', params: { outcome: 'rejected' } }, target: 'rejected' },
+        { guard: { type: 'outcomeIs', params: { outcome: 'failed' } }, target: 'failed' },
+        { guard: { type: 'outcomeIs', params: { outcome: 'expired' } }, target: 'expired' },
+        { target: 'cancelled' },
+      ],
+    },
+    rejected: { type: 'final', entry: publish('order.rejected', (c) => ({ reason: c.failureReason })) },
+    failed: { type: 'final', entry: publish('order.failed', (c) => ({ reason: c.failureReason })) },
+    expired: { type: 'final', entry: publish('order.expired', (c) => ({ reason: c.failureReason })) },
+    cancelled: { type: 'final', entry: publish('order.cancelled', (c) => ({ reason: c.failureReason })) },
+  },
+});

@@ -1,0 +1,47 @@
+// Types of the order machine: its input, context and events. Amounts are decimal strings.
+export type Outcome = 'rejected' | 'failed' | 'expired' | 'cancelled';
+
+export interface OrderItem {
+  product_id: string;
+  quantity: number;
+}
+
+export interface OrderInput {
+  orderId: string;
+  userId: string;
+  currency: string;
+  items: OrderItem[];
+  subtotal: string;
+  couponCode: string | null;
+  reservationTtlMs: number;
+  paymentDeadlineMs: number;
+}
+
+export interface OrderContext extends OrderInput {
+  discount: string;
+  total: string;
+  /** Steps whose command was sent: each needs its undo on compensation, even if still in flight. */
+  requested: { stock: boolean; coupon: boolean; payment: boolean; ledger: boolean };
+  outcome: Outcome | null;
+  failureReason: string | null;
+}
+
+export type OrderEvent =
+  | { type: 'order.placed' }
+  | { type: 'inventory.reserved'; expires_at: string }
+  | { type: 'inventory.rejected'; reason: string; product_id?: string }
+  | { type: 'inventory.committed' }
+  | { type: 'inventory.released' }
+  | { type: 'coupon.redeemed'; discount: string }
+  | { type: 'coupon.rejected'; reason: string }
+  | { type: 'coupon.restored' }
+  | { type: 'payment.succeeded'; provider_ref: string }
+  | { type: 'payment.failed'; reason: string }
+  | { type: 'payment.refunded'; amount: string }
+  | { type: 'ledger.posted'; transaction_id: string }
+  | { type: 'ledger.reversed' }
+  | { type: 'reservation.expired' }
+  | { type: 'payment.deadline' }
+  | { type: 'order.cancel'; reason?: string };
+
+export type OrderStatus = 'pending' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'cancelling' | 'cancelled';

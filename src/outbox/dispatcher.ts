@@ -1,0 +1,70 @@
+// Hands committed outbox rows for queues to BullMQ. The fast path runs right after the writer's
+// commit; the sweeper re-dispatches whatever the fast path left behind. The jobId is the message
+// id, so dispatching a row twice adds one job (and the receiver's inbox drops any second run).
+import type { Queue } from 'bullmq';
+import { withTransaction, type Pool } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Message } from '../../queues/message.ts';
+import { claimUndispatchedQueueRows, markDispatched, type OutboxRow } from './outbox.sql.ts';
+
+export interface Dispatcher {
+  /** Fast path after commit. Never throws: a row it fails to hand over waits for the sweeper. */
+  dispatch(rows: OutboxRow[]): Promise<void>;
+  /** One sweep; returns how many rows it handed over. */
+  sweep(): Promise<number>;
+}
+
+export interface DispatcherOptions {
+  sweepAgeMs: number;
+  batchSizeMax: number;
+}
+
+export function jobDataOf(row: OutboxRow): Message {
+  return {
+    messageId: row.message_id,
+    orderId: row.key,
+    correlationId: row.headers['correlation-id'] ?? row.message_id,
+    type: row.type,
+    payload: row.payload,
+  };
+}
+
+export function createDispatcher(
+  pool: Pool,
+  queues: ReadonlyMap<string, Queue>,
+  logger: Logger,
+  options: DispatcherOptions,
+): Dispatcher {
+  async function addJobs(rows: OutboxRow[]): Promise<string[]> {
+    const added: string[] = [];
+    for (const row of rows) {
+      if (!row.destination.startsWith('queue:')) continue;
+      const queue = queues.get(row.destination.slice('queue:'.length));
+      if (queue === undefined) throw new Error(`no queue for outbox destination ${row.destination}`);
+      const dueAt = row.created_at.getTime() + row.delay_ms;
+      await queue.add(row.type, jobDataOf(row), { jobId: row.message_id, delay: Math.max(0, dueAt - Date.now()) });
+      added.push(row.id);
+    }
+    return added;
+  }
+
+  return {
+    async dispatch(rows) {
+      try {
+        await markDispatched(pool, await addJobs(rows));
+      } catch (error) {
+        logger.warn({ err: error, rows: rows.length }, 'fast-path dispatch failed; the sweeper will retry');
+      }
+    },
+    async sweep() {
+      return withTransaction(pool, async (client) => {
+        const rows = await claimUndispatchedQueueRows(client, options.sweepAgeMs, options.batchSizeMax);
+        const ids = await addJobs(rows);
+        if (ids.length > 0) {
+          await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+        }
+        return ids.length;
+      });
+    },
+  };
+}

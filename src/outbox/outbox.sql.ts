@@ -1,0 +1,83 @@
+// The outbox and inbox tables: written in the same transaction as the state change they belong to.
+import type { Client, Pool } from '../platform/db.ts';
+import type { OutgoingMessage } from '../../queues/message.ts';
+
+export interface OutboxRow {
+  id: string;
+  message_id: string;
+  destination: string;
+  key: string;
+  type: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  delay_ms: number;
+  created_at: Date;
+}
+
+/**
+ * Inserts one row per message. A message id already in the outbox is skipped (the same
+ * deterministic message sent twice is one message). Returns the rows actually inserted.
+ */
+export async function insertOutbox(client: Client, messages: OutgoingMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) return [];
+  const result = await client.query<OutboxRow>(
+    `INSERT INTO outbox (message_id, destination, key, type, payload, headers, delay_ms)
+     SELECT m.message_id, m.destination, m.key, m.type, m.payload, m.headers, m.delay_ms
+       FROM jsonb_to_recordset($1::jsonb) AS m(message_id text, destination text, key text, type text,
+            payload jsonb, headers jsonb, delay_ms integer)
+     ON CONFLICT (message_id) DO NOTHING
+     RETURNING id, message_id, destination, key, type, payload, headers, delay_ms, created_at`,
+    [
+      JSON.stringify(
+        messages.map((m) => ({
+          message_id: m.messageId,
+          destination: m.destination,
+          key: m.orderId,
+          type: m.type,
+          payload: m.payload,
+          headers: { 'correlation-id': m.correlationId, ...m.headers },
+          delay_ms: m.delayMs ?? 0,
+        })),
+      ),
+    ],
+  );
+  return result.rows;
+}
+
+/**
+ * Records that `consumer` processed `messageId`. Returns false when it already had: the caller
+ * then changes nothing. Runs inside the transaction that makes the effect.
+ */
+export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
+  const result = await client.query(
+    `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+    [consumer, messageId],
+  );
+  return result.rowCount === 1;
+}
+
+/** Marks queue rows as handed to BullMQ. Only rows not yet marked change. */
+export async function markDispatched(pool: Pool, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await pool.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[]) AND dispatched_at IS NULL`, [
+    ids,
+  ]);
+}
+
+/**
+ * Queue rows that the fast path left behind (a crash between commit and dispatch, a Redis
+ * blip), older than ageMs. SKIP LOCKED lets two sweepers share the work.
+ */
+export async function claimUndispatchedQueueRows(client: Client, ageMs: number, limit: number): Promise<OutboxRow[]> {
+  const result = await client.query<OutboxRow>(
+    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+       FROM outbox
+      WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
+        AND created_at < now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY id
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED`,
+    [ageMs, limit],
+  );
+  return result.rows;
+}

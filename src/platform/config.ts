@@ -1,0 +1,107 @@
+// The one typed configuration of the engine, read from the environment and validated at start.
+// A wrong or missing value stops start-up with one line that names the variable.
+import { z } from 'zod';
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL with protocol ${protocols.join(' or ')}`);
+const list = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(item).min(1));
+
+/** Every setting: name, schema and default. `.env.example` documents each one. */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/order_engine'),
+  PG_POOL_SIZE_MAX: integer(1, 200).default(10),
+  PG_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(15_000),
+  PG_TX_RETRY_ATTEMPTS_MAX: integer(1, 20).default(5),
+  PG_TX_RETRY_BACKOFF_MS: integer(1, 10_000).default(20),
+
+  REDIS_URL: url(['redis:']).default('redis://127.0.0.1:6379'),
+  REDLOCK_NODES: list(url(['redis:'])).default([
+    'redis://127.0.0.1:6379',
+    'redis://127.0.0.1:6380',
+    'redis://127.0.0.1:6381',
+  ]),
+  REDLOCK_ENABLED: boolean.default(true),
+  REDLOCK_TTL_MS: integer(100, 120_000).default(5_000),
+  REDLOCK_RETRY_COUNT: integer(0, 100).default(20),
+  REDLOCK_RETRY_DELAY_MS: integer(1, 5_000).default(50),
+  REDLOCK_RETRY_JITTER_MS: integer(0, 5_000).default(50),
+
+  KAFKA_BROKERS: list(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().min(1).default('order-engine'),
+  KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
+  KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
+
+  HTTP_PORT: integer(1, 65_535).default(3000),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
+
+  QUEUE_ATTEMPTS: integer(1, 100).default(8),
+  QUEUE_BACKOFF_MS: integer(1, 600_000).default(200),
+  QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),
+  QUEUE_STALLED_INTERVAL_MS: integer(1_000, 600_000).default(15_000),
+  QUEUE_MAX_STALLED_COUNT: integer(0, 100).default(3),
+  QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(10_000),
+  QUEUE_REMOVE_ON_FAIL_COUNT: integer(0, 1_000_000).default(100_000),
+  WORKER_CONCURRENCY: integer(1, 1_000).default(16),
+
+  RESERVATION_TTL_MS: integer(1_000, 86_400_000).default(15 * 60_000),
+  PAYMENT_DEADLINE_MS: integer(1_000, 3_600_000).default(120_000),
+
+  OUTBOX_SWEEP_INTERVAL_MS: integer(50, 600_000).default(1_000),
+  OUTBOX_SWEEP_AGE_MS: integer(0, 600_000).default(2_000),
+  OUTBOX_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
+
+  PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
+  PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),
+  PAYMENT_SIM_LATENCY_MS_MAX: integer(0, 60_000).default(20),
+  PAYMENT_SIM_TRANSIENT_RATE: z.coerce.number().min(0).max(1).default(0),
+  PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
+  PAYMENT_SIM_LOST_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment. Throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '?');
+    return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+/** For entry points: a config error prints one line and exits non-zero. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+// kafkajs client and the idempotent producer: acks from all replicas, one request in flight,
+// so a retried send can neither duplicate nor reorder a partition's messages.
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+
+export type { Producer };
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+}
+
+export function createKafka(options: KafkaOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.connectionTimeoutMs,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+  });
+}
+
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+  });
+}
+
+/** acks: -1 on every send; callers pass the topic and keyed messages. */
+export const producerAcks = -1;

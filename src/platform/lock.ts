@@ -1,0 +1,69 @@
+// A small Lock interface, with Redlock over independent Redis nodes behind it. The redlock
+// package (5.0.0-beta) has had no stable release since 2020, so only acquire/release is used
+// and the rest of the engine sees this interface alone. A lock is a performance aid: it
+// serializes buyers so PostgreSQL sees no contention storm. PostgreSQL stays the guard.
+import RedlockModule, { type Lock as RedlockLease } from 'redlock';
+import type { Redis } from 'ioredis';
+
+// redlock ships CJS with a default export; under NodeNext ESM it arrives wrapped.
+const Redlock = ((RedlockModule as unknown as { default?: typeof RedlockModule }).default ??
+  RedlockModule) as typeof RedlockModule;
+
+export interface Lease {
+  release(): Promise<void>;
+}
+
+export interface Lock {
+  /** Acquires one lease over every resource, or throws LockUnavailableError. */
+  acquire(resources: string[], ttlMs: number): Promise<Lease>;
+  close(): Promise<void>;
+}
+
+export class LockUnavailableError extends Error {
+  override name = 'LockUnavailableError';
+}
+
+export interface RedlockOptions {
+  retryCount: number;
+  retryDelayMs: number;
+  retryJitterMs: number;
+}
+
+export function createRedlock(clients: Redis[], options: RedlockOptions): Lock {
+  const redlock = new Redlock(clients, {
+    driftFactor: 0.01,
+    retryCount: options.retryCount,
+    retryDelay: options.retryDelayMs,
+    retryJitter: options.retryJitterMs,
+    automaticExtensionThreshold: 500,
+  });
+  // Without a listener, EventEmitter would throw on 'error' (a node down is reported here).
+  redlock.on('error', () => undefined);
+  return {
+    async acquire(resources, ttlMs) {
+      let lease: RedlockLease;
+      try {
+        lease = await redlock.acquire([...resources].sort(), ttlMs);
+      } catch (error) {
+        throw new LockUnavailableError(`lock not acquired on ${resources.join(',')}: ${String(error)}`);
+      }
+      return {
+        // A failed release is harmless: the lease expires after ttlMs.
+        release: async () => {
+          await lease.release().catch(() => undefined);
+        },
+      };
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
+
+/** The switch that turns Redlock off: every acquire succeeds at once. */
+export function createNoLock(): Lock {
+  return {
+    acquire: async () => ({ release: async () => undefined }),
+    close: async () => undefined,
+  };
+}
