@@ -51,6 +51,7 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
 
+  QUEUE_PREFIX: z.string().regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits or -').default('oe'),
   QUEUE_ATTEMPTS: integer(1, 100).default(8),
   QUEUE_BACKOFF_MS: integer(1, 600_000).default(200),
   QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),

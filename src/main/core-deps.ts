@@ -1,0 +1,71 @@
+// The shared dependencies every process builds first: pool, Redis, queues, dispatcher, lock.
+// Entry points and tests build them here, and nowhere else.
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobOptions, queueLimitsFrom } from '../../queues/job-options.ts';
+import { queueNames } from '../../queues/queues.ts';
+import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.ts';
+import { createQueue } from '../platform/bullmq.ts';
+import type { Config } from '../platform/config.ts';
+import { createPool, type Pool } from '../platform/db.ts';
+import { createNoLock, createRedlock, type Lock } from '../platform/lock.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { createRedis } from '../platform/redis.ts';
+
+export interface CoreDeps {
+  config: Config;
+  pool: Pool;
+  redis: Redis;
+  queues: Map<string, Queue>;
+  dispatcher: Dispatcher;
+  lock: Lock;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
+  const logger = createLogger(config.LOG_LEVEL, role);
+  const pool = createPool({
+    connectionString: config.DATABASE_URL,
+    poolSizeMax: config.PG_POOL_SIZE_MAX,
+    statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
+    applicationName: `order-engine-${role}`,
+  });
+  const redis = createRedis(config.REDIS_URL);
+  const defaults = jobOptions(queueLimitsFrom(config));
+  const queues = new Map<string, Queue>(
+    queueNames.map((name) => [name, createQueue(name, redis, config.QUEUE_PREFIX, defaults)]),
+  );
+  const dispatcher = createDispatcher(pool, queues, logger, {
+    sweepAgeMs: config.OUTBOX_SWEEP_AGE_MS,
+    batchSizeMax: config.OUTBOX_BATCH_SIZE_MAX,
+  });
+  // Lock clients fail fast when a node is down, so a quorum of the others still answers.
+  const lock = config.REDLOCK_ENABLED
+    ? createRedlock(
+        config.REDLOCK_NODES.map((url) =>
+          createRedis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: false }),
+        ),
+        {
+          retryCount: config.REDLOCK_RETRY_COUNT,
+          retryDelayMs: config.REDLOCK_RETRY_DELAY_MS,
+          retryJitterMs: config.REDLOCK_RETRY_JITTER_MS,
+        },
+      )
+    : createNoLock();
+  return {
+    config,
+    pool,
+    redis,
+    queues,
+    dispatcher,
+    lock,
+    logger,
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      await lock.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await pool.end();
+    },
+  };
+}

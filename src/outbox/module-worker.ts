@@ -1,0 +1,71 @@
+// Runs one module's message handler as a BullMQ worker. It parses the envelope and payload,
+// turns permanent errors into UnrecoverableError (no retry), and records every job that ends
+// failed in dead_letters, so nothing is dropped silently.
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createWorker } from '../platform/bullmq.ts';
+import type { Pool } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { WorkerLimits } from '../../queues/job-options.ts';
+import { messageSchema, type Message } from '../../queues/message.ts';
+import { parsePayload, type QueueName } from '../../queues/queues.ts';
+
+export type MessageHandler = (message: Message, job: Job) => Promise<void>;
+
+/** An error that retrying cannot fix: a bug in the sender, or a broken invariant. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+export interface ModuleWorkerOptions {
+  queue: QueueName;
+  connection: Redis;
+  prefix: string;
+  limits: WorkerLimits;
+  pool: Pool;
+  logger: Logger;
+}
+
+export function parseJob(queue: QueueName, data: unknown): Message {
+  const parsed = messageSchema.safeParse(data);
+  if (!parsed.success) throw new PermanentError(`malformed message on ${queue}: ${parsed.error.message}`);
+  try {
+    return { ...parsed.data, payload: parsePayload(queue, parsed.data.type, parsed.data.payload) };
+  } catch (error) {
+    throw new PermanentError(`bad payload for ${parsed.data.type} on ${queue}: ${(error as Error).message}`);
+  }
+}
+
+export function startModuleWorker(options: ModuleWorkerOptions, handler: MessageHandler): Worker {
+  const { queue, logger } = options;
+  const worker = createWorker(
+    queue,
+    options.connection,
+    options.prefix,
+    async (job: Job) => {
+      try {
+        await handler(parseJob(queue, job.data), job);
+      } catch (error) {
+        if (error instanceof PermanentError) throw new UnrecoverableError(error.message);
+        throw error;
+      }
+    },
+    options.limits,
+  );
+  worker.on('failed', (job, error) => {
+    if (job === undefined) return;
+    const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    logger.warn({ queue, jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'job failed');
+    if (final) void recordDeadLetter(options.pool, queue, job, error).catch(() => undefined);
+  });
+  worker.on('error', (error) => logger.error({ queue, err: error }, 'worker error'));
+  return worker;
+}
+
+async function recordDeadLetter(pool: Pool, queue: string, job: Job, error: Error): Promise<void> {
+  await pool.query(
+    `INSERT INTO dead_letters (queue, job_id, message_id, data, error, attempts)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (queue, job_id) DO NOTHING`,
+    [queue, job.id, (job.data as { messageId?: string }).messageId ?? null, job.data, error.message, job.attemptsMade],
+  );
+}

@@ -1,0 +1,15 @@
+// Test dependencies on the real servers: a fresh BullMQ prefix per call, so workers of one test
+// file never take another's jobs, and the _test database.
+import { randomUUID } from 'node:crypto';
+import { createCoreDeps, type CoreDeps } from '../../src/main/core-deps.ts';
+import { testConfig } from './test-config.ts';
+
+export function createTestDeps(overrides: Record<string, string> = {}): CoreDeps {
+  const prefix = `t-${randomUUID().slice(0, 8)}`;
+  return createCoreDeps(testConfig({ QUEUE_PREFIX: prefix, ...overrides }), 'test');
+}
+
+/** A message as a sender would build it, for calling a handler directly. */
+export function messageFor(orderId: string, type: string, payload: Record<string, unknown> = {}) {
+  return { messageId: `${orderId}.${type}`, orderId, correlationId: `test-${orderId}`, type, payload };
+}
