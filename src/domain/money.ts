@@ -67,3 +67,8 @@ export function parseMoney(amount: string, currency: string): Money {
   if (!isCurrency(currency)) throw new Error(`unknown currency: ${currency}`);
   return money(amount, currency);
 }
+
+/** A NUMERIC read from PostgreSQL ("19.9900"), shown with the currency's minor digits ("19.99"). */
+export function formatAmount(amount: string, currency: string): string {
+  return isCurrency(currency) ? toAmountString(roundToMinor(money(amount, currency))) : amount;
+}

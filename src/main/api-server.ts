@@ -1,0 +1,29 @@
+// Builds the HTTP server on the core dependencies, for api.main.ts, all.main.ts and tests.
+import type { Server } from 'node:http';
+import { createApp } from '../api/app.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import type { CoreDeps } from './core-deps.ts';
+
+export function createApiApp(core: CoreDeps, metrics: Metrics) {
+  const { config } = core;
+  return createApp({
+    pool: core.pool,
+    dispatcher: core.dispatcher,
+    redis: core.redis,
+    queues: core.queues,
+    logger: core.logger,
+    metrics,
+    orders: {
+      topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+      reservationTtlMs: config.RESERVATION_TTL_MS,
+      paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
+      waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+    },
+  });
+}
+
+export function listen(app: ReturnType<typeof createApiApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}

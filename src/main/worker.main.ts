@@ -1,0 +1,25 @@
+// Entry point: workers. `--only inventory,payments` runs some roles; the default runs them all.
+import { loadConfigOrExit } from '../platform/config.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { createCoreDeps } from './core-deps.ts';
+import { startWorkers, workerRoles, type WorkerRole } from './engine.ts';
+import { onShutdown } from './shutdown.ts';
+
+export function parseRoles(argv: string[]): WorkerRole[] {
+  const index = argv.indexOf('--only');
+  if (index === -1) return [...workerRoles];
+  const roles = (argv[index + 1] ?? '').split(',').filter((r) => r.length > 0);
+  const unknown = roles.filter((r) => !(workerRoles as readonly string[]).includes(r));
+  if (roles.length === 0 || unknown.length > 0) {
+    process.stderr.write(`--only takes a comma-separated list of ${workerRoles.join(', ')}; got "${argv[index + 1] ?? ''}"\n`);
+    process.exit(64);
+  }
+  return roles as WorkerRole[];
+}
+
+const config = loadConfigOrExit();
+const roles = parseRoles(process.argv.slice(2));
+const core = createCoreDeps(config, `worker-${roles.join('-')}`);
+const running = startWorkers(core, roles, createMetrics(false));
+core.logger.info({ roles }, 'workers running');
+onShutdown(core.logger, [() => running.close(), () => core.close()]);

@@ -1,0 +1,131 @@
+// Placing and cancelling orders: the API's entry into the actor runtime. Placing writes the
+// order row (snapshot v1), its first transition and the outbox rows of its first intents in one
+// transaction. Cancelling sends the actor an order.cancel message through the outbox.
+import { randomUUID } from 'node:crypto';
+import { err, ok, type Result } from '../domain/errors.ts';
+import { isCurrency, money, toAmountString } from '../domain/money.ts';
+import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
+import { withTransaction, type Client } from '../platform/db.ts';
+import type { HandleOnceDeps } from '../outbox/handle-once.ts';
+import { insertOutbox } from '../outbox/outbox.sql.ts';
+import { messageIdFor } from '../../queues/message.ts';
+import type { OrderItem } from '../../machines/order.types.ts';
+import { insertOrder, insertTransition, readOrder, type OrderRow } from './order.sql.ts';
+import { persist, restore, start, step } from './order.step.ts';
+
+export interface PlaceOrderInput {
+  userId: string;
+  currency: string;
+  items: OrderItem[];
+  couponCode: string | null;
+  shippingAddress: Record<string, unknown>;
+  correlationId: string;
+}
+
+export interface OrderServiceDeps extends HandleOnceDeps {
+  topic: string;
+  reservationTtlMs: number;
+  paymentDeadlineMs: number;
+}
+
+async function priceLines(client: Client, items: OrderItem[], currency: string): Promise<Result<PricedLine[]>> {
+  if (!isCurrency(currency)) return err('unknown_currency', `currency ${currency} is not supported`, 'currency');
+  const ids = items.map((i) => i.product_id);
+  const found = await client.query<{ id: string; price: string; currency: string }>(
+    `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
+    [ids],
+  );
+  const byId = new Map(found.rows.map((r) => [r.id, r]));
+  const lines: PricedLine[] = [];
+  for (const [index, item] of items.entries()) {
+    const product = byId.get(item.product_id);
+    const field = `items[${index}].product_id`;
+    if (product === undefined) return err('unknown_product', `product ${item.product_id} does not exist`, field);
+    if (product.currency !== currency) {
+      return err('currency_mismatch', `product ${item.product_id} is sold in ${product.currency}, not ${currency}`, field);
+    }
+    lines.push({ productId: item.product_id, quantity: item.quantity, unitPrice: money(product.price, currency) });
+  }
+  return ok(lines);
+}
+
+export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
+  const orderId = randomUUID();
+  const outcome = await withTransaction(deps.pool, async (client) => {
+    const priced = await priceLines(client, input.items, input.currency);
+    if (!priced.ok) return { result: priced as Result<{ id: string }>, rows: [] };
+    const currency = input.currency as Parameters<typeof subtotalOf>[1];
+    const subtotal = toAmountString(subtotalOf(priced.value, currency));
+    const initial = start({
+      orderId,
+      userId: input.userId,
+      currency,
+      items: input.items,
+      subtotal,
+      couponCode: input.couponCode,
+      reservationTtlMs: deps.reservationTtlMs,
+      paymentDeadlineMs: deps.paymentDeadlineMs,
+    });
+    const placedMessageId = messageIdFor(orderId, 'order.placed');
+    const placed = step(initial, { type: 'order.placed' }, { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic });
+    await insertOrder(client, {
+      id: orderId,
+      user_id: input.userId,
+      currency,
+      status: placed.status,
+      state: placed.to,
+      snapshot: persist(placed.snapshot),
+      items: priced.value.map((l) => ({ product_id: l.productId, quantity: l.quantity, unit_price: toAmountString(l.unitPrice) })),
+      subtotal,
+      total: subtotal,
+      coupon_code: input.couponCode,
+      shipping_address: input.shippingAddress,
+      correlation_id: input.correlationId,
+    });
+    await insertTransition(client, {
+      orderId,
+      seq: 1,
+      from: placed.from,
+      to: placed.to,
+      eventType: 'order.placed',
+      messageId: placedMessageId,
+      event: { type: 'order.placed' },
+    });
+    return { result: ok({ id: orderId }), rows: await insertOutbox(client, placed.messages) };
+  }, deps.transaction);
+  await deps.dispatcher.dispatch(outcome.rows);
+  return outcome.result;
+}
+
+/**
+ * Asks the actor to cancel. Refused (a value, no row written) when the order's current state
+ * does not take order.cancel. The actor decides again under its row lock, so a cancel that races
+ * a final transition is simply ignored by the machine.
+ */
+export async function requestCancel(deps: OrderServiceDeps, orderId: string, correlationId: string): Promise<Result<OrderRow>> {
+  const outcome = await withTransaction(deps.pool, async (client) => {
+    const order = await readOrder(client, orderId);
+    if (order === undefined) return { result: err<OrderRow>('order_not_found', `order ${orderId} does not exist`, 'id'), rows: [] };
+    if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
+      return {
+        result: err<OrderRow>('order_not_cancellable', `order ${orderId} is ${order.status} (${order.state}) and can no longer be cancelled`),
+        rows: [],
+      };
+    }
+    const rows = await insertOutbox(client, [
+      {
+        messageId: messageIdFor(orderId, 'order.cancel'),
+        orderId,
+        correlationId,
+        type: 'order.cancel',
+        payload: { reason: 'cancelled_by_customer' },
+        destination: 'queue:orders',
+      },
+    ]);
+    return { result: ok(order), rows };
+  }, deps.transaction);
+  await deps.dispatcher.dispatch(outcome.rows);
+  return outcome.result;
+}
+
+export { readOrder };
