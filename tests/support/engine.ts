@@ -1,0 +1,60 @@
+// The whole engine in the test process, on the real servers: core deps with a fresh BullMQ
+// prefix, every worker, the sweeper and the HTTP API on an ephemeral port.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { createApiApp, listen } from '../../src/main/api-server.ts';
+import type { CoreDeps } from '../../src/main/core-deps.ts';
+import { startWorkers, workerRoles, type RunningWorkers, type WorkerRole } from '../../src/main/engine.ts';
+import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
+import { createMetrics } from '../../src/platform/metrics.ts';
+import { createTestDeps } from './harness.ts';
+
+export interface TestEngine {
+  core: CoreDeps;
+  url: string;
+  workers: RunningWorkers | null;
+  close(): Promise<void>;
+}
+
+export async function startTestEngine(
+  overrides: Record<string, string> = {},
+  options: { roles?: readonly WorkerRole[]; beforeWorkers?: (core: CoreDeps) => void } = {},
+): Promise<TestEngine> {
+  const core = createTestDeps(overrides);
+  options.beforeWorkers?.(core);
+  const metrics = createMetrics(false);
+  const roles = options.roles ?? workerRoles;
+  const workers = roles.length > 0 ? startWorkers(core, roles, metrics) : null;
+  const server: Server = await listen(createApiApp(core, metrics), 0, '127.0.0.1');
+  const { port } = server.address() as AddressInfo;
+  return {
+    core,
+    url: `http://127.0.0.1:${port}`,
+    workers,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await workers?.close();
+      await core.close();
+    },
+  };
+}
+
+export const address = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postal_code: 'SW1Y 4JH', country: 'GB' };
+
+/** A product of its own for one test, so tests never share stock. */
+export async function freshProduct(core: CoreDeps, stock: number, price = '10.00', currency = 'USD'): Promise<string> {
+  const id = `p-${randomUUID().slice(0, 12)}`;
+  await upsertProduct(core.pool, { id, name: `test product ${id}`, price, currency, stock });
+  return id;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
+}
+
+export async function getJson(url: string) {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
