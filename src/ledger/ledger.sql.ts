@@ -1,0 +1,105 @@
+// The ledger's SQL: accounts, journal transactions and their entries. Entries and transactions are
+// append-only (triggers refuse UPDATE and DELETE); a transaction's balance is checked at COMMIT.
+import type { Client, Pool } from '../platform/db.ts';
+import { accountKindOf, type Direction, type Entry } from '../domain/posting.ts';
+
+/** A pool or a client inside an open transaction: reads work on both. */
+export type Queryable = Pool | Client;
+
+export type TransactionKind = 'order.payment' | 'order.reversal';
+
+export interface LedgerTransactionRow {
+  id: string;
+  order_id: string;
+  kind: TransactionKind;
+  reverses: string | null;
+  description: string;
+  created_at: Date;
+}
+
+// Namespace of the ledger's advisory locks (two-int form: never meets the one-bigint migration lock).
+const ledgerLockNamespace = 727_101;
+
+/**
+ * Serializes every ledger change of one order until the transaction ends, so a post and a
+ * reverse running at once in two workers see each other's result. The UNIQUE (order_id, kind)
+ * constraint stays the real guard: without this lock the loser fails and its job retries.
+ */
+export async function lockOrderLedger(client: Client, orderId: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ledgerLockNamespace, orderId]);
+}
+
+/** The order's journal transactions: at most one payment and one reversal. */
+export async function findOrderTransactions(db: Queryable, orderId: string): Promise<LedgerTransactionRow[]> {
+  const result = await db.query<LedgerTransactionRow>(
+    `SELECT id, order_id, kind, reverses, description, created_at
+       FROM ledger_transactions WHERE order_id = $1 ORDER BY created_at, id`,
+    [orderId],
+  );
+  return result.rows;
+}
+
+export async function findEntries(db: Queryable, transactionId: string): Promise<Entry[]> {
+  const result = await db.query<{ account_id: string; direction: Direction; amount: string; currency: string }>(
+    `SELECT account_id, direction, amount, currency FROM ledger_entries WHERE transaction_id = $1 ORDER BY id`,
+    [transactionId],
+  );
+  return result.rows.map((row) => ({
+    accountId: row.account_id,
+    direction: row.direction,
+    amount: row.amount,
+    currency: row.currency,
+  }));
+}
+
+/**
+ * Creates the accounts the entries name, each with the kind its prefix implies; existing
+ * accounts are left alone. Sorted ids make concurrent creators lock rows in one order.
+ */
+export async function ensureAccounts(client: Client, entries: readonly Entry[]): Promise<void> {
+  const ids = [...new Set(entries.map((entry) => entry.accountId))].sort();
+  if (ids.length === 0) return;
+  await client.query(
+    `INSERT INTO ledger_accounts (id, kind)
+     SELECT id, kind FROM unnest($1::text[], $2::text[]) AS a(id, kind) ORDER BY id
+     ON CONFLICT (id) DO NOTHING`,
+    [ids, ids.map(accountKindOf)],
+  );
+}
+
+export interface NewTransaction {
+  id: string;
+  orderId: string;
+  kind: TransactionKind;
+  /** The reversed payment; null on a payment, and on the reversal tombstone. */
+  reverses: string | null;
+  description: string;
+}
+
+/**
+ * Inserts one journal transaction and its entries. An empty entry list is only valid for the
+ * reversal tombstone. A second transaction of the same kind for the order fails on
+ * UNIQUE (order_id, kind); unbalanced entries fail at COMMIT.
+ */
+export async function insertTransaction(client: Client, transaction: NewTransaction, entries: readonly Entry[]): Promise<void> {
+  await client.query(
+    `INSERT INTO ledger_transactions (id, order_id, kind, reverses, description) VALUES ($1, $2, $3, $4, $5)`,
+    [transaction.id, transaction.orderId, transaction.kind, transaction.reverses, transaction.description],
+  );
+  if (entries.length === 0) return;
+  await ensureAccounts(client, entries);
+  await client.query(
+    `INSERT INTO ledger_entries (transaction_id, account_id, direction, amount, currency)
+     SELECT $1, e.account_id, e.direction, e.amount, e.currency
+       FROM unnest($2::text[], $3::text[], $4::numeric[], $5::text[]) WITH ORDINALITY
+            AS e(account_id, direction, amount, currency, position)
+      ORDER BY e.position`,
+    [
+      transaction.id,
+      entries.map((entry) => entry.accountId),
+      entries.map((entry) => entry.direction),
+      entries.map((entry) => entry.amount),
+      entries.map((entry) => entry.currency),
+    ],
+  );
+}
