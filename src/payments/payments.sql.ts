@@ -1,0 +1,116 @@
+// The engine's view of each provider call (table payments): one row per idempotency key, at most
+// one charge and one refund per order (UNIQUE (order_id, kind)). The provider's own book is the
+// truth about money; this table is what the engine asked and what it was told.
+//
+// Row status per kind:
+//   charge  pending (asked, no answer yet) -> succeeded | declined | cancelled
+//           (cancelled: voided by an earlier refund, given up after the last attempt, or refunded
+//           before its answer came back; failure_reason says which)
+//   refund  succeeded, with amount = what went back ('0' when nothing had been charged; then
+//           failure_reason says why: voided | nothing_to_refund)
+import type { Client, Pool } from '../platform/db.ts';
+
+export type PaymentKind = 'charge' | 'refund';
+export type PaymentStatus = 'pending' | 'succeeded' | 'declined' | 'cancelled';
+
+export interface PaymentRow {
+  idempotency_key: string;
+  order_id: string;
+  kind: PaymentKind;
+  status: PaymentStatus;
+  amount: string;
+  currency: string;
+  provider_ref: string | null;
+  failure_reason: string | null;
+}
+
+export const chargeKeyOf = (orderId: string): string => `${orderId}.charge`;
+export const refundKeyOf = (orderId: string): string => `${orderId}.refund`;
+
+/**
+ * True when `consumer` already processed the message. Read before calling the provider, so a
+ * redelivered job makes no provider call at all (handleOnce's inbox claim is still the guard).
+ */
+export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
+  const result = await pool.query(`SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`, [consumer, messageId]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** Records that a charge is about to be asked for. A second call for the key changes nothing. */
+export async function insertPendingCharge(
+  pool: Pool,
+  row: { idempotencyKey: string; orderId: string; amount: string; currency: string },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
+     VALUES ($1, $2, 'charge', 'pending', $3, $4)
+     ON CONFLICT DO NOTHING`,
+    [row.idempotencyKey, row.orderId, row.amount, row.currency],
+  );
+}
+
+export interface ChargeSettlement {
+  status: Exclude<PaymentStatus, 'pending'>;
+  providerRef: string | null;
+  failureReason: string | null;
+}
+
+/**
+ * Writes the provider's answer onto a pending charge. Only a pending row changes, so an answer
+ * that comes back after a refund already cancelled the row does not overwrite it. Returns
+ * whether the row changed.
+ */
+export async function settleCharge(
+  client: Client,
+  idempotencyKey: string,
+  settlement: ChargeSettlement,
+): Promise<boolean> {
+  const result = await client.query(
+    `UPDATE payments SET status = $2, provider_ref = $3, failure_reason = $4, updated_at = now()
+      WHERE idempotency_key = $1 AND kind = 'charge' AND status = 'pending'`,
+    [idempotencyKey, settlement.status, settlement.providerRef, settlement.failureReason],
+  );
+  return result.rowCount === 1;
+}
+
+/** A refund asked while its charge was still unanswered: that charge will never count as paid. */
+export async function cancelPendingCharge(client: Client, idempotencyKey: string): Promise<boolean> {
+  const result = await client.query(
+    `UPDATE payments SET status = 'cancelled', failure_reason = 'payment_cancelled', updated_at = now()
+      WHERE idempotency_key = $1 AND kind = 'charge' AND status = 'pending'`,
+    [idempotencyKey],
+  );
+  return result.rowCount === 1;
+}
+
+/** Records a finished refund. A refund row is written once, finished; a second write keeps the first. */
+export async function recordRefund(
+  client: Client,
+  row: {
+    idempotencyKey: string;
+    orderId: string;
+    amount: string;
+    currency: string;
+    providerRef: string | null;
+    failureReason: string | null;
+  },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency, provider_ref, failure_reason)
+     VALUES ($1, $2, 'refund', 'succeeded', $3, $4, $5, $6)
+     ON CONFLICT (idempotency_key) DO UPDATE
+        SET status = 'succeeded', amount = EXCLUDED.amount, provider_ref = EXCLUDED.provider_ref,
+            failure_reason = EXCLUDED.failure_reason, updated_at = now()
+      WHERE payments.status = 'pending'`,
+    [row.idempotencyKey, row.orderId, row.amount, row.currency, row.providerRef, row.failureReason],
+  );
+}
+
+export async function findPayment(pool: Pool | Client, idempotencyKey: string): Promise<PaymentRow | null> {
+  const result = await pool.query<PaymentRow>(
+    `SELECT idempotency_key, order_id::text, kind, status, amount, currency, provider_ref, failure_reason
+       FROM payments WHERE idempotency_key = $1`,
+    [idempotencyKey],
+  );
+  return result.rows[0] ?? null;
+}

@@ -1,0 +1,184 @@
+// The payments module's handler for queue "payments": charge and its undo, refund, side by side.
+// The provider is called outside any transaction (a slow provider must not hold a connection or
+// a lock); its idempotency key makes a second call harmless, and the answer, the payments row
+// and the inbox row then commit together through handleOnce.
+import type { Job } from 'bullmq';
+import type { z } from 'zod';
+import { isZero, parseMoney, roundToMinor, toAmountString, type Money } from '../domain/money.ts';
+import type { Pool, TransactionOptions } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import { answer, type Message } from '../../queues/message.ts';
+import type { paymentMessages } from '../../queues/queues.ts';
+import type { Dispatcher } from '../outbox/dispatcher.ts';
+import { handleOnce } from '../outbox/handle-once.ts';
+import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
+import {
+  ProviderTransientError,
+  type ChargeRequest,
+  type ChargeResult,
+  type PaymentProvider,
+  type RefundResult,
+} from './provider.port.ts';
+import {
+  alreadyHandled,
+  cancelPendingCharge,
+  chargeKeyOf,
+  insertPendingCharge,
+  recordRefund,
+  refundKeyOf,
+  settleCharge,
+  type ChargeSettlement,
+} from './payments.sql.ts';
+
+export interface PaymentsDeps {
+  pool: Pool;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  provider: PaymentProvider;
+  transaction?: TransactionOptions;
+}
+
+type PaymentPayload = z.infer<(typeof paymentMessages)['payment.charge']>;
+
+/** What the engine concludes about a charge: the provider's answer, or none before the attempts ran out. */
+type ChargeOutcome = ChargeResult | { status: 'timeout' };
+
+const consumer = 'payments';
+/** The provider_ref answered for an order that costs nothing: no provider call is made. */
+export const zeroAmountProviderRef = 'zero_amount';
+
+export function createPaymentsHandler(deps: PaymentsDeps): MessageHandler {
+  return async (message, job) => {
+    switch (message.type) {
+      case 'payment.charge':
+        return handleCharge(deps, message, job);
+      case 'payment.refund':
+        return handleRefund(deps, message);
+      default:
+        throw new PermanentError(`payments does not handle ${message.type}`);
+    }
+  };
+}
+
+async function handleCharge(deps: PaymentsDeps, message: Message, job: Job): Promise<void> {
+  if (await alreadyHandled(deps.pool, consumer, message.messageId)) return;
+  const payload = message.payload as PaymentPayload;
+  const amount = amountOf(payload);
+  const idempotencyKey = chargeKeyOf(message.orderId);
+  await insertPendingCharge(deps.pool, {
+    idempotencyKey,
+    orderId: message.orderId,
+    amount: toAmountString(amount),
+    currency: amount.currency,
+  });
+  const request = { idempotencyKey, orderId: message.orderId, customerId: payload.customer_id, amount };
+  const outcome: ChargeOutcome = isZero(amount)
+    ? { status: 'succeeded', providerRef: zeroAmountProviderRef }
+    : await chargeAtProvider(deps, job, request);
+  if (outcome.status === 'timeout') {
+    deps.logger.warn({ orderId: message.orderId, attempt: job.attemptsMade + 1 }, 'payment.charge: attempts exhausted');
+  }
+  await handleOnce(deps, consumer, message, async (client) => {
+    await settleCharge(client, idempotencyKey, settlementOf(outcome));
+    return [chargeAnswer(message, outcome)];
+  });
+}
+
+/**
+ * Asks the provider once. A retry first asks what the provider recorded, since the previous
+ * attempt may have charged and lost the answer. A transient failure is thrown so BullMQ retries
+ * with backoff; on the last attempt it becomes 'timeout', and the order's compensation then
+ * refunds with the same charge key, which voids or refunds any charge that lands late.
+ */
+async function chargeAtProvider(deps: PaymentsDeps, job: Job, request: ChargeRequest): Promise<ChargeOutcome> {
+  try {
+    if (job.attemptsMade > 0) {
+      const recorded = await deps.provider.status(request.idempotencyKey);
+      if (recorded !== null) {
+        if (recorded.kind !== 'charge')
+          throw new Error(`charge key ${request.idempotencyKey} holds a ${recorded.kind}`);
+        return recorded.result;
+      }
+    }
+    return await deps.provider.charge(request);
+  } catch (error) {
+    if (!(error instanceof ProviderTransientError) || !isLastAttempt(job)) throw error;
+    return { status: 'timeout' };
+  }
+}
+
+function settlementOf(outcome: ChargeOutcome): ChargeSettlement {
+  switch (outcome.status) {
+    case 'succeeded':
+      return { status: 'succeeded', providerRef: outcome.providerRef, failureReason: null };
+    case 'declined':
+      return { status: 'declined', providerRef: null, failureReason: outcome.reason };
+    case 'voided':
+      return { status: 'cancelled', providerRef: null, failureReason: 'payment_cancelled' };
+    case 'timeout':
+      return { status: 'cancelled', providerRef: null, failureReason: 'payment_timeout' };
+  }
+}
+
+function chargeAnswer(message: Message, outcome: ChargeOutcome) {
+  switch (outcome.status) {
+    case 'succeeded':
+      return answer(message, 'orders', 'payment.succeeded', { provider_ref: outcome.providerRef });
+    case 'declined':
+      return answer(message, 'orders', 'payment.failed', { reason: outcome.reason });
+    case 'voided':
+      return answer(message, 'orders', 'payment.failed', { reason: 'payment_cancelled' });
+    case 'timeout':
+      return answer(message, 'orders', 'payment.failed', { reason: 'payment_timeout' });
+  }
+}
+
+/**
+ * The undo of a charge, whether the charge succeeded, failed, is still in flight or never
+ * arrived: the provider refunds it, or voids its key so that a late charge is refused. A
+ * transient failure is always retried: there is no safe answer but "refunded", and a job that
+ * exhausts its attempts stays in dead_letters to be replayed.
+ */
+async function handleRefund(deps: PaymentsDeps, message: Message): Promise<void> {
+  if (await alreadyHandled(deps.pool, consumer, message.messageId)) return;
+  const amount = amountOf(message.payload as PaymentPayload);
+  const idempotencyKey = refundKeyOf(message.orderId);
+  const chargeIdempotencyKey = chargeKeyOf(message.orderId);
+  // A zero charge never reached the provider, so there is nothing to refund or to void.
+  const result: RefundResult = isZero(amount)
+    ? { status: 'nothing_to_refund' }
+    : await deps.provider.refund({ idempotencyKey, chargeIdempotencyKey, orderId: message.orderId, amount });
+  const refunded = result.status === 'refunded' ? toAmountString(result.amount) : '0';
+  await handleOnce(deps, consumer, message, async (client) => {
+    await recordRefund(client, {
+      idempotencyKey,
+      orderId: message.orderId,
+      amount: refunded,
+      currency: amount.currency,
+      providerRef: result.status === 'refunded' ? result.providerRef : null,
+      failureReason: result.status === 'refunded' ? null : result.status,
+    });
+    await cancelPendingCharge(client, chargeIdempotencyKey);
+    return [answer(message, 'orders', 'payment.refunded', { amount: refunded })];
+  });
+}
+
+function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/** The payload's amount as Money. More digits than the currency's minor unit is a sender bug. */
+function amountOf(payload: PaymentPayload): Money {
+  let amount: Money;
+  try {
+    amount = parseMoney(payload.amount, payload.currency);
+  } catch (error) {
+    throw new PermanentError(`payment amount: ${(error as Error).message}`);
+  }
+  if (!roundToMinor(amount).amount.eq(amount.amount)) {
+    throw new PermanentError(
+      `payment amount ${payload.amount} ${payload.currency} is finer than the currency's minor unit`,
+    );
+  }
+  return amount;
+}
