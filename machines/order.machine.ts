@@ -4,7 +4,7 @@
 // another module is undone in reverse order, and an undo is sent for every step that was
 // *requested*, since a request still in flight must meet its undo's tombstone.
 import { assign, setup } from 'xstate';
-import { Decimal } from '../src/domain/money.ts';
+import { money, subtract, toAmountString, type Currency } from '../src/domain/money.ts';
 import type { OrderContext, OrderEvent, OrderInput, Outcome } from './order.types.ts';
 
 export type { OrderContext, OrderEvent, OrderInput };
@@ -19,6 +19,8 @@ const command = (queue: string, type: string, payload: (c: OrderContext) => Reco
 const publish = (type: string, data: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
   ({ type: 'publish', params: ({ context }: { context: OrderContext }) => ({ type, data: data(context) }) }) as const;
 
+const amountOf = (c: OrderContext, value: string) => money(value, c.currency as Currency);
+const amount = toAmountString;
 const chargePayload = (c: OrderContext) => ({ amount: c.total, currency: c.currency, customer_id: c.userId });
 const amounts = (c: OrderContext) => ({ subtotal: c.subtotal, discount: c.discount, total: c.total, currency: c.currency });
 
@@ -66,7 +68,7 @@ export const orderMachine = setup({
   initial: 'pending',
   context: ({ input }) => ({
     ...input,
-    discount: '0',
+    discount: amount(money(0, input.currency as Currency)),
     total: input.subtotal,
     requested: { stock: false, coupon: false, payment: false, ledger: false },
     outcome: null,
@@ -108,7 +110,7 @@ export const orderMachine = setup({
           target: 'charging',
           actions: assign({
             discount: ({ event }) => event.discount,
-            total: ({ context, event }) => new Decimal(context.subtotal).minus(event.discount).toFixed(),
+            total: ({ context, event }) => amount(subtract(amountOf(context, context.subtotal), amountOf(context, event.discount))),
           }),
         },
         'coupon.rejected': fail('rejected'),

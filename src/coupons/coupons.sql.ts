@@ -1,9 +1,9 @@
 // The coupons module's SQL: coupons and one redemption row per order. The conditional increment
 // is the guard against redeeming a coupon more often than its maximum; the CHECK is the backstop.
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client, Pool, Queryable } from '../platform/db.ts';
 
 /** A pool or a client inside an open transaction. */
-export type Queryable = Pool | Client;
+export type { Queryable };
 
 export interface CouponRow {
   code: string;

@@ -1,7 +1,7 @@
 // The inventory module's handler for queue "inventory": reserve, commit, release. Each runs its
 // effect, its inbox row and its answer in one transaction (handleOnce). The Redlock lease over the
 // product ids only spares PostgreSQL a contention storm; the conditional decrement is the guard.
-import type { Lock } from '../platform/lock.ts';
+import { LockUnavailableError, type Lease, type Lock } from '../platform/lock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { HandleOnceDeps } from '../outbox/handle-once.ts';
 import { handleOnce } from '../outbox/handle-once.ts';
@@ -15,6 +15,7 @@ export interface InventoryDeps extends HandleOnceDeps {
   lock: Lock;
   lockTtlMs: number;
   logger: Logger;
+  onLock?: (result: 'acquired' | 'unavailable') => void;
 }
 
 const consumer = 'inventory';
@@ -27,6 +28,8 @@ export function createInventoryHandler(deps: InventoryDeps): MessageHandler {
       case 'inventory.commit':
         await handleOnce(deps, consumer, message, async (client) => {
           const status = await commit(client, message.orderId);
+          // A release that came first (a cancel while committing stock) wins: the late commit is a no-op.
+          if (status === 'released') return [];
           if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
           return [answer(message, 'orders', 'inventory.committed')];
         });
@@ -46,7 +49,7 @@ export function createInventoryHandler(deps: InventoryDeps): MessageHandler {
 async function reserveStock(deps: InventoryDeps, message: Message): Promise<void> {
   const { items, ttl_ms: ttlMs } = message.payload as { items: OrderItem[]; ttl_ms: number };
   const productIds = normalizeItems(items).map((i) => `lock:product:${i.product_id}`);
-  const lease = await deps.lock.acquire(productIds, deps.lockTtlMs);
+  const lease = await acquireOrProceed(deps, productIds);
   try {
     await handleOnce(deps, consumer, message, async (client): Promise<OutgoingMessage[]> => {
       const result = await reserve(client, message.orderId, items, ttlMs);
@@ -65,5 +68,23 @@ async function reserveStock(deps: InventoryDeps, message: Message): Promise<void
     });
   } finally {
     await lease.release();
+  }
+}
+
+/**
+ * The lease spares PostgreSQL a contention storm; it guards nothing. When it cannot be had (a
+ * quorum of Redis nodes down, a long queue of buyers), the reservation goes ahead without it and
+ * the row locks and conditional decrement serialize the buyers instead: slower, never wrong.
+ */
+async function acquireOrProceed(deps: InventoryDeps, resources: string[]): Promise<Lease> {
+  try {
+    const lease = await deps.lock.acquire(resources, deps.lockTtlMs);
+    deps.onLock?.('acquired');
+    return lease;
+  } catch (error) {
+    if (!(error instanceof LockUnavailableError)) throw error;
+    deps.onLock?.('unavailable');
+    deps.logger.warn({ resources, err: error }, 'lock unavailable; reserving under PostgreSQL row locks alone');
+    return { release: async () => undefined };
   }
 }

@@ -1,10 +1,10 @@
 // The ledger's SQL: accounts, journal transactions and their entries. Entries and transactions are
 // append-only (triggers refuse UPDATE and DELETE); a transaction's balance is checked at COMMIT.
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client, Pool, Queryable } from '../platform/db.ts';
 import { accountKindOf, type Direction, type Entry } from '../domain/posting.ts';
 
 /** A pool or a client inside an open transaction: reads work on both. */
-export type Queryable = Pool | Client;
+export type { Queryable };
 
 export type TransactionKind = 'order.payment' | 'order.reversal';
 

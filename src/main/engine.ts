@@ -22,13 +22,20 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-function handlerFor(core: CoreDeps, role: QueueName, onStep?: OrderWorkerDeps['onStep']): MessageHandler {
+function handlerFor(core: CoreDeps, role: QueueName, onStep?: OrderWorkerDeps['onStep'], metrics?: Metrics): MessageHandler {
   const { config, pool, dispatcher, logger } = core;
   switch (role) {
     case 'orders':
       return createOrderHandler({ pool, dispatcher, logger, topic: config.KAFKA_TOPIC_ORDER_EVENTS, ...(onStep ? { onStep } : {}) });
     case 'inventory':
-      return createInventoryHandler({ pool, dispatcher, logger, lock: core.lock, lockTtlMs: config.REDLOCK_TTL_MS });
+      return createInventoryHandler({
+        pool,
+        dispatcher,
+        logger,
+        lock: core.lock,
+        lockTtlMs: config.REDLOCK_TTL_MS,
+        onLock: (result) => metrics?.lockAcquisitions.inc({ result }),
+      });
     case 'coupons':
       return createCouponsHandler({ pool, dispatcher, logger });
     case 'payments':
@@ -77,7 +84,7 @@ export function startWorkers(
       pool: core.pool,
       logger: core.logger.child({ module: role }),
     };
-    const worker = startModuleWorker(options, handlerFor(core, role, onStep));
+    const worker = startModuleWorker(options, handlerFor(core, role, onStep, metrics));
     if (metrics !== undefined) {
       worker.on('failed', (job, error) => {
         const final = job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);

@@ -56,6 +56,15 @@ export async function claimInbox(client: Client, consumer: string, messageId: st
   return result.rowCount === 1;
 }
 
+/**
+ * True when `consumer` already processed the message. Read before calling the provider, so a
+ * redelivered job makes no provider call at all (handleOnce's inbox claim is still the guard).
+ */
+export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
+  const result = await pool.query(`SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`, [consumer, messageId]);
+  return (result.rowCount ?? 0) > 0;
+}
+
 /** Marks queue rows as handed to BullMQ. Only rows not yet marked change. */
 export async function markDispatched(pool: Pool, ids: string[]): Promise<void> {
   if (ids.length === 0) return;

@@ -27,15 +27,6 @@ export interface PaymentRow {
 export const chargeKeyOf = (orderId: string): string => `${orderId}.charge`;
 export const refundKeyOf = (orderId: string): string => `${orderId}.refund`;
 
-/**
- * True when `consumer` already processed the message. Read before calling the provider, so a
- * redelivered job makes no provider call at all (handleOnce's inbox claim is still the guard).
- */
-export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
-  const result = await pool.query(`SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`, [consumer, messageId]);
-  return (result.rowCount ?? 0) > 0;
-}
-
 /** Records that a charge is about to be asked for. A second call for the key changes nothing. */
 export async function insertPendingCharge(
   pool: Pool,

@@ -10,6 +10,7 @@ import type { Logger } from '../platform/logger.ts';
 import { answer, type Message } from '../../queues/message.ts';
 import type { paymentMessages } from '../../queues/queues.ts';
 import type { Dispatcher } from '../outbox/dispatcher.ts';
+import { alreadyHandled } from '../outbox/outbox.sql.ts';
 import { handleOnce } from '../outbox/handle-once.ts';
 import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
 import {
@@ -20,7 +21,6 @@ import {
   type RefundResult,
 } from './provider.port.ts';
 import {
-  alreadyHandled,
   cancelPendingCharge,
   chargeKeyOf,
   insertPendingCharge,

@@ -3,6 +3,8 @@ import pg from 'pg';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
+/** Anything that runs a query: the pool, or a client inside a transaction. */
+export type Queryable = Pool | Client;
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
 export interface PoolOptions {

@@ -2,12 +2,14 @@
 // package (5.0.0-beta) has had no stable release since 2020, so only acquire/release is used
 // and the rest of the engine sees this interface alone. A lock is a performance aid: it
 // serializes buyers so PostgreSQL sees no contention storm. PostgreSQL stays the guard.
-import RedlockModule, { type Lock as RedlockLease } from 'redlock';
+// @ts-expect-error redlock 5's exports map names no types; they are imported from its dist below.
+import RedlockRuntime from 'redlock';
+import type RedlockClass from '../../node_modules/redlock/dist/index.js';
+import type { Lock as RedlockLease } from '../../node_modules/redlock/dist/index.js';
 import type { Redis } from 'ioredis';
 
-// redlock ships CJS with a default export; under NodeNext ESM it arrives wrapped.
-const Redlock = ((RedlockModule as unknown as { default?: typeof RedlockModule }).default ??
-  RedlockModule) as typeof RedlockModule;
+// Under Node's ESM loader the default export is the class; a CJS interop layer may wrap it.
+const Redlock = ((RedlockRuntime as { default?: typeof RedlockClass }).default ?? RedlockRuntime) as typeof RedlockClass;
 
 export interface Lease {
   release(): Promise<void>;
