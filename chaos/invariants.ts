@@ -46,7 +46,8 @@ function checkOrder(order: OrderFacts, net: Decimal, charges: number, violations
   if (!finalStatuses.includes(order.status)) violations.push(`${where} is not final`);
   if (order.held > 0) violations.push(`${where} still holds ${order.held} reservation(s)`);
   if (charges > 1) violations.push(`${where} was charged ${charges} times`);
-  if (confirmed && !net.eq(order.total)) violations.push(`${where} net charge ${net.toFixed()} != total ${order.total}`);
+  if (confirmed && !net.eq(order.total))
+    violations.push(`${where} net charge ${net.toFixed()} != total ${order.total}`);
   if (!confirmed && !net.isZero()) violations.push(`${where} keeps a net charge of ${net.toFixed()}`);
   if (!confirmed && order.redeemed > 0) violations.push(`${where} keeps its coupon redeemed`);
   const bookedNet = order.posted - order.reversed;

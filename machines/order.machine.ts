@@ -15,14 +15,22 @@ type Intent =
   | { type: 'schedule'; params: { type: string; delayMs: number } };
 
 const command = (queue: string, type: string, payload: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
-  ({ type: 'command', params: ({ context }: { context: OrderContext }) => ({ queue, type, payload: payload(context) }) }) as const;
+  ({
+    type: 'command',
+    params: ({ context }: { context: OrderContext }) => ({ queue, type, payload: payload(context) }),
+  }) as const;
 const publish = (type: string, data: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
   ({ type: 'publish', params: ({ context }: { context: OrderContext }) => ({ type, data: data(context) }) }) as const;
 
 const amountOf = (c: OrderContext, value: string) => money(value, c.currency as Currency);
 const amount = toAmountString;
 const chargePayload = (c: OrderContext) => ({ amount: c.total, currency: c.currency, customer_id: c.userId });
-const amounts = (c: OrderContext) => ({ subtotal: c.subtotal, discount: c.discount, total: c.total, currency: c.currency });
+const amounts = (c: OrderContext) => ({
+  subtotal: c.subtotal,
+  discount: c.discount,
+  total: c.total,
+  currency: c.currency,
+});
 
 /** Enters compensation with an outcome and a reason; the reason comes from the event or is fixed. */
 const fail = (outcome: Outcome, reason?: string) =>
@@ -31,7 +39,13 @@ const markRequested = (step: keyof OrderContext['requested']) => ({ type: 'markR
 
 const cancel = fail('cancelled', 'cancelled_by_customer');
 const reserved = [
-  { type: 'schedule', params: ({ context }: { context: OrderContext }) => ({ type: 'reservation.expired', delayMs: context.reservationTtlMs }) },
+  {
+    type: 'schedule',
+    params: ({ context }: { context: OrderContext }) => ({
+      type: 'reservation.expired',
+      delayMs: context.reservationTtlMs,
+    }),
+  },
   publish('inventory.reserved', (c) => ({ items: c.items })),
 ] as const;
 const expire = fail('expired', 'reservation_expired');
@@ -49,7 +63,8 @@ export const orderMachine = setup({
     schedule: (_, _params: Extract<Intent, { type: 'schedule' }>['params']) => undefined,
     markFailure: assign(({ event }, params: { outcome: Outcome; reason: string | undefined }) => ({
       outcome: params.outcome,
-      failureReason: params.reason ?? ('reason' in event && typeof event.reason === 'string' ? event.reason : params.outcome),
+      failureReason:
+        params.reason ?? ('reason' in event && typeof event.reason === 'string' ? event.reason : params.outcome),
     })),
     markRequested: assign(({ context }, params: { step: keyof OrderContext['requested'] }) => ({
       requested: { ...context.requested, [params.step]: true },
@@ -82,7 +97,12 @@ export const orderMachine = setup({
           actions: [
             markRequested('stock'),
             command('inventory', 'inventory.reserve', (c) => ({ items: c.items, ttl_ms: c.reservationTtlMs })),
-            publish('order.created', (c) => ({ user_id: c.userId, items: c.items, coupon_code: c.couponCode, ...amounts(c) })),
+            publish('order.created', (c) => ({
+              user_id: c.userId,
+              items: c.items,
+              coupon_code: c.couponCode,
+              ...amounts(c),
+            })),
           ],
         },
       },
@@ -103,14 +123,19 @@ export const orderMachine = setup({
     redeemingCoupon: {
       entry: [
         markRequested('coupon'),
-        command('coupons', 'coupon.redeem', (c) => ({ code: c.couponCode, subtotal: c.subtotal, currency: c.currency })),
+        command('coupons', 'coupon.redeem', (c) => ({
+          code: c.couponCode,
+          subtotal: c.subtotal,
+          currency: c.currency,
+        })),
       ],
       on: {
         'coupon.redeemed': {
           target: 'charging',
           actions: assign({
             discount: ({ event }) => event.discount,
-            total: ({ context, event }) => amount(subtract(amountOf(context, context.subtotal), amountOf(context, event.discount))),
+            total: ({ context, event }) =>
+              amount(subtract(amountOf(context, context.subtotal), amountOf(context, event.discount))),
           }),
         },
         'coupon.rejected': fail('rejected'),
@@ -122,7 +147,10 @@ export const orderMachine = setup({
       entry: [
         markRequested('payment'),
         command('payments', 'payment.charge', chargePayload),
-        { type: 'schedule', params: ({ context }) => ({ type: 'payment.deadline', delayMs: context.paymentDeadlineMs }) },
+        {
+          type: 'schedule',
+          params: ({ context }) => ({ type: 'payment.deadline', delayMs: context.paymentDeadlineMs }),
+        },
       ],
       on: {
         'payment.succeeded': {
@@ -136,10 +164,7 @@ export const orderMachine = setup({
       },
     },
     recording: {
-      entry: [
-        markRequested('ledger'),
-        command('ledger', 'ledger.post', (c) => ({ user_id: c.userId, ...amounts(c) })),
-      ],
+      entry: [markRequested('ledger'), command('ledger', 'ledger.post', (c) => ({ user_id: c.userId, ...amounts(c) }))],
       on: {
         'ledger.posted': { target: 'committingStock', actions: publish('ledger.posted', amounts) },
         'order.cancel': cancel,

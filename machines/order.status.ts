@@ -18,5 +18,5 @@ export function statusOf(state: string, context: Pick<OrderContext, 'outcome'>):
 }
 
 export function isFinalStatus(status: string): boolean {
-  return finalStatuses.has(status) ;
+  return finalStatuses.has(status);
 }

@@ -28,10 +28,7 @@ export function jobOptions(limits: QueueLimits): JobsOptions {
   };
 }
 
-export type WorkerLimits = Pick<
-  WorkerOptions,
-  'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'
->;
+export type WorkerLimits = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 
 export function workerLimitsFrom(config: Config, concurrency = config.WORKER_CONCURRENCY): WorkerLimits {
   return {

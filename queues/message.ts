@@ -6,7 +6,11 @@ export const moneyString = z.string().regex(/^\d{1,16}(\.\d{1,4})?$/, 'must be a
 export const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
 
 export const messageSchema = z.object({
-  messageId: z.string().min(1).max(200).regex(/^[^:]+$/, 'must not contain ":" (BullMQ job ids)'),
+  messageId: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^:]+$/, 'must not contain ":" (BullMQ job ids)'),
   orderId: z.uuid(),
   correlationId: z.string().min(1).max(200),
   type: z.string().min(1).max(100),

@@ -3,7 +3,6 @@
 import express, { type Express } from 'express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { collectState } from '../admin/state.collect.ts';
@@ -34,9 +33,16 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/ready', async (_req, res) => {
     const checks: Record<string, string> = {};
-    checks.postgres = await deps.pool.query('SELECT 1').then(() => 'ok', () => 'down');
-    checks.redis = await deps.redis.ping().then(() => 'ok', () => 'down');
-    for (const [name, check] of Object.entries(deps.readinessChecks ?? {})) checks[name] = await check().catch(() => 'down' as const);
+    checks.postgres = await deps.pool.query('SELECT 1').then(
+      () => 'ok',
+      () => 'down',
+    );
+    checks.redis = await deps.redis.ping().then(
+      () => 'ok',
+      () => 'down',
+    );
+    for (const [name, check] of Object.entries(deps.readinessChecks ?? {}))
+      checks[name] = await check().catch(() => 'down' as const);
     const down = checks.postgres === 'down' || checks.redis === 'down';
     const degraded = Object.values(checks).some((c) => c !== 'ok');
     res.status(down ? 503 : 200).json({ status: down ? 'down' : degraded ? 'degraded' : 'ok', checks });

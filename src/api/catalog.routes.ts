@@ -36,7 +36,8 @@ export function catalogRouter(pool: Pool): Router {
   router.get('/:id', async (req, res) => {
     const result = await pool.query<ProductRow>(`${selectProducts} WHERE p.id = $1`, [req.params.id]);
     const product = result.rows[0];
-    if (product === undefined) return sendError(res, { code: 'product_not_found', field: 'id', message: 'no such product' });
+    if (product === undefined)
+      return sendError(res, { code: 'product_not_found', field: 'id', message: 'no such product' });
     res.json(productView(product));
   });
   return router;

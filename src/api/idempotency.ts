@@ -26,7 +26,9 @@ export async function withIdempotency(
     return sendError(res, { code: 'validation_failed', field: 'Idempotency-Key', message: 'must be 1-200 characters' });
   }
   const caller = String(res.locals.caller ?? 'anonymous');
-  const hash = createHash('sha256').update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
+  const hash = createHash('sha256')
+    .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
+    .digest('hex');
   const claimed = await pool.query(
     `INSERT INTO idempotency_keys (caller, key, request_hash) VALUES ($1, $2, $3)
      ON CONFLICT (caller, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now()
@@ -55,16 +57,28 @@ export async function withIdempotency(
 }
 
 async function replay(pool: Pool, res: Response, caller: string, key: string, hash: string): Promise<void> {
-  const found = await pool.query<{ request_hash: string; response_status: number | null; response_body: StoredResponse | null }>(
-    `SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE caller = $1 AND key = $2`,
-    [caller, key],
-  );
+  const found = await pool.query<{
+    request_hash: string;
+    response_status: number | null;
+    response_body: StoredResponse | null;
+  }>(`SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE caller = $1 AND key = $2`, [
+    caller,
+    key,
+  ]);
   const row = found.rows[0];
   if (row === undefined || row.response_status === null || row.response_body === null) {
-    return sendError(res, { code: 'idempotency_request_in_progress', field: 'Idempotency-Key', message: 'a request with this key is still running' });
+    return sendError(res, {
+      code: 'idempotency_request_in_progress',
+      field: 'Idempotency-Key',
+      message: 'a request with this key is still running',
+    });
   }
   if (row.request_hash !== hash) {
-    return sendError(res, { code: 'idempotency_key_reused', field: 'Idempotency-Key', message: 'this key was used with another request' });
+    return sendError(res, {
+      code: 'idempotency_key_reused',
+      field: 'Idempotency-Key',
+      message: 'this key was used with another request',
+    });
   }
   res.set('Idempotent-Replayed', 'true');
   send(res, { status: row.response_status, body: row.response_body.body, headers: row.response_body.headers ?? {} });

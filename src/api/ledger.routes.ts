@@ -8,7 +8,11 @@ export function ledgerRouter(pool: Pool): Router {
   const router = Router();
   router.get('/accounts/:id/balance', async (req, res) => {
     if (!/^[a-z]+:[A-Za-z0-9_.-]+$/.test(req.params.id)) {
-      return sendError(res, { code: 'validation_failed', field: 'id', message: 'must look like kind:name, e.g. customer:alice' });
+      return sendError(res, {
+        code: 'validation_failed',
+        field: 'id',
+        message: 'must look like kind:name, e.g. customer:alice',
+      });
     }
     res.json(await accountBalance(pool, req.params.id));
   });

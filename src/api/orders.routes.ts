@@ -69,7 +69,10 @@ export function ordersRouter(deps: OrdersRoutesDeps): Router {
       return {
         status: waited.status === 'pending' ? 202 : 201,
         body: orderView(waited),
-        headers: { Location: `/api/v1/orders/${waited.id}`, ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}) },
+        headers: {
+          Location: `/api/v1/orders/${waited.id}`,
+          ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
+        },
       };
     });
   });

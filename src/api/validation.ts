@@ -21,7 +21,10 @@ export const createOrderSchema = z
       )
       .min(1, 'must hold at least one item')
       .max(100),
-    coupon_code: z.string().regex(/^[A-Z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z 0-9 _ -').optional(),
+    coupon_code: z
+      .string()
+      .regex(/^[A-Z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z 0-9 _ -')
+      .optional(),
     shipping_address: z
       .object({
         name: z.string().min(1).max(200),
@@ -39,7 +42,8 @@ export type CreateOrderBody = z.infer<typeof createOrderSchema>;
 
 function pathOf(path: PropertyKey[]): string {
   return path.reduce<string>(
-    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`),
+    (acc, part) =>
+      typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`,
     '',
   );
 }

@@ -43,21 +43,34 @@ export async function createCoupon(db: Queryable, input: NewCoupon): Promise<Res
 
 export function checkCoupon(input: NewCoupon): Result<NewCouponRow> {
   if (!codePattern.test(input.code)) return err('validation_failed', 'must be 1-40 characters of A-Z 0-9 _ -', 'code');
-  if (!Number.isInteger(input.redemptionsMax) || input.redemptionsMax < 1 || input.redemptionsMax > redemptionsMaxLimit) {
+  if (
+    !Number.isInteger(input.redemptionsMax) ||
+    input.redemptionsMax < 1 ||
+    input.redemptionsMax > redemptionsMaxLimit
+  ) {
     return err('validation_failed', 'must be a positive integer', 'redemptionsMax');
   }
   const expiresAt = input.expiresAt ?? null;
-  if (expiresAt !== null && Number.isNaN(expiresAt.getTime())) return err('validation_failed', 'must be a valid date', 'expiresAt');
+  if (expiresAt !== null && Number.isNaN(expiresAt.getTime()))
+    return err('validation_failed', 'must be a valid date', 'expiresAt');
   const limits = { code: input.code, redemptionsMax: input.redemptionsMax, expiresAt };
   if (input.kind === 'percent') {
     if (!isPercentage(input.percentOff)) {
-      return err('validation_failed', 'must be a percentage above 0 and at most 100, with at most 2 decimals', 'percentOff');
+      return err(
+        'validation_failed',
+        'must be a percentage above 0 and at most 100, with at most 2 decimals',
+        'percentOff',
+      );
     }
     return ok({ ...limits, kind: 'percent', percentOff: input.percentOff, amountOff: null, currency: null });
   }
   if (!isCurrency(input.currency)) return err('validation_failed', 'must be a currency the engine accepts', 'currency');
   if (!isMinorAmount(input.amountOff, input.currency)) {
-    return err('validation_failed', `must be a positive amount with at most the minor digits of ${input.currency}`, 'amountOff');
+    return err(
+      'validation_failed',
+      `must be a positive amount with at most the minor digits of ${input.currency}`,
+      'amountOff',
+    );
   }
   return ok({ ...limits, kind: 'fixed', percentOff: null, amountOff: input.amountOff, currency: input.currency });
 }

@@ -1,6 +1,6 @@
 // The coupons module's SQL: coupons and one redemption row per order. The conditional increment
 // is the guard against redeeming a coupon more often than its maximum; the CHECK is the backstop.
-import type { Client, Pool, Queryable } from '../platform/db.ts';
+import type { Client, Queryable } from '../platform/db.ts';
 
 /** A pool or a client inside an open transaction. */
 export type { Queryable };
@@ -124,7 +124,15 @@ export async function insertCoupon(db: Queryable, coupon: NewCouponRow): Promise
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (code) DO NOTHING
      RETURNING ${couponColumns}`,
-    [coupon.code, coupon.kind, coupon.percentOff, coupon.amountOff, coupon.currency, coupon.expiresAt, coupon.redemptionsMax],
+    [
+      coupon.code,
+      coupon.kind,
+      coupon.percentOff,
+      coupon.amountOff,
+      coupon.currency,
+      coupon.expiresAt,
+      coupon.redemptionsMax,
+    ],
   );
   return result.rows[0] ?? null;
 }

@@ -87,7 +87,11 @@ async function redeem(client: Client, message: Message, subtotal: Money, logger:
  * Checks the coupon, then takes one of its redemptions and prices the discount. The count is
  * checked only by the conditional increment, which holds under any concurrency.
  */
-async function claimDiscount(client: Client, coupon: CouponRow | null, subtotal: Money): Promise<Money | CouponRejection> {
+async function claimDiscount(
+  client: Client,
+  coupon: CouponRow | null,
+  subtotal: Money,
+): Promise<Money | CouponRejection> {
   if (coupon === null) return 'coupon_invalid';
   if (coupon.kind === 'fixed' && coupon.currency !== subtotal.currency) return 'coupon_invalid';
   if (coupon.expired) return 'coupon_expired';
@@ -96,7 +100,8 @@ async function claimDiscount(client: Client, coupon: CouponRow | null, subtotal:
 }
 
 function termsOf(coupon: CouponRow): CouponTerms {
-  if (coupon.kind === 'percent' && coupon.percent_off !== null) return { kind: 'percent', percentOff: coupon.percent_off };
+  if (coupon.kind === 'percent' && coupon.percent_off !== null)
+    return { kind: 'percent', percentOff: coupon.percent_off };
   if (coupon.kind === 'fixed' && coupon.amount_off !== null && coupon.currency !== null) {
     return { kind: 'fixed', amountOff: parseMoney(coupon.amount_off, coupon.currency) };
   }

@@ -27,7 +27,10 @@ export function money(amount: Decimal.Value, currency: Currency): Money {
 
 /** Rounds to the currency's minor unit. The one named place where rounding happens. */
 export function roundToMinor(value: Money): Money {
-  return { amount: value.amount.toDecimalPlaces(currencies[value.currency], Decimal.ROUND_HALF_EVEN), currency: value.currency };
+  return {
+    amount: value.amount.toDecimalPlaces(currencies[value.currency], Decimal.ROUND_HALF_EVEN),
+    currency: value.currency,
+  };
 }
 
 function sameCurrency(a: Money, b: Money): void {

@@ -1,6 +1,15 @@
 // Ledger posting rules, pure: which accounts an order's payment debits and credits, and how a
 // posting is undone. Every amount is a decimal string at the currency's minor unit, never a float.
-import { Decimal, isCurrency, money, parseMoney, roundToMinor, toAmountString, type Currency, type Money } from './money.ts';
+import {
+  Decimal,
+  isCurrency,
+  money,
+  parseMoney,
+  roundToMinor,
+  toAmountString,
+  type Currency,
+  type Money,
+} from './money.ts';
 
 export type Direction = 'debit' | 'credit';
 export type AccountKind = 'asset' | 'liability' | 'revenue' | 'expense' | 'equity';
@@ -70,7 +79,12 @@ export function orderPaymentEntries(payment: OrderPayment): Entry[] {
   }
   const entries: Entry[] = [];
   if (!total.amount.isZero()) {
-    entries.push({ accountId: customerAccount(payment.userId), direction: 'debit', amount: toAmountString(total), currency });
+    entries.push({
+      accountId: customerAccount(payment.userId),
+      direction: 'debit',
+      amount: toAmountString(total),
+      currency,
+    });
   }
   if (!discount.amount.isZero()) {
     entries.push({ accountId: couponDiscountAccount, direction: 'debit', amount: toAmountString(discount), currency });

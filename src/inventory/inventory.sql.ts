@@ -16,7 +16,9 @@ export type ReserveResult =
 export function normalizeItems(items: OrderItem[]): OrderItem[] {
   const totals = new Map<string, number>();
   for (const item of items) totals.set(item.product_id, (totals.get(item.product_id) ?? 0) + item.quantity);
-  return [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([product_id, quantity]) => ({ product_id, quantity }));
+  return [...totals.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([product_id, quantity]) => ({ product_id, quantity }));
 }
 
 /**
@@ -25,7 +27,12 @@ export function normalizeItems(items: OrderItem[]): OrderItem[] {
  * are locked in product-id order, so two reservations never deadlock, and each decrement is
  * conditional on `available >= quantity`: this, not the Redis lock, is what prevents oversell.
  */
-export async function reserve(client: Client, orderId: string, items: OrderItem[], ttlMs: number): Promise<ReserveResult> {
+export async function reserve(
+  client: Client,
+  orderId: string,
+  items: OrderItem[],
+  ttlMs: number,
+): Promise<ReserveResult> {
   const claimed = await client.query<{ expires_at: Date }>(
     `INSERT INTO reservation_groups (order_id, status, expires_at)
      VALUES ($1, 'held', now() + make_interval(secs => $2::double precision / 1000))
@@ -69,7 +76,9 @@ export async function reserve(client: Client, orderId: string, items: OrderItem[
 }
 
 async function refuse<R extends ReserveResult>(client: Client, orderId: string, result: R): Promise<R> {
-  await client.query(`UPDATE reservation_groups SET status = 'refused', updated_at = now() WHERE order_id = $1`, [orderId]);
+  await client.query(`UPDATE reservation_groups SET status = 'refused', updated_at = now() WHERE order_id = $1`, [
+    orderId,
+  ]);
   return result;
 }
 
@@ -83,7 +92,9 @@ export async function commit(client: Client, orderId: string): Promise<GroupStat
     await moveStock(client, orderId, 'held', 'committed', 'held = held - r.quantity, sold = sold + r.quantity');
     return 'committed';
   }
-  const row = await client.query<{ status: GroupStatus }>(`SELECT status FROM reservation_groups WHERE order_id = $1`, [orderId]);
+  const row = await client.query<{ status: GroupStatus }>(`SELECT status FROM reservation_groups WHERE order_id = $1`, [
+    orderId,
+  ]);
   return row.rows[0]?.status ?? null;
 }
 
@@ -104,16 +115,36 @@ export async function release(client: Client, orderId: string): Promise<void> {
   );
   const status = group.rows[0]?.status;
   if (status === 'held') {
-    await moveStock(client, orderId, 'held', 'released', 'held = held - r.quantity, available = available + r.quantity');
+    await moveStock(
+      client,
+      orderId,
+      'held',
+      'released',
+      'held = held - r.quantity, available = available + r.quantity',
+    );
   } else if (status === 'committed') {
-    await moveStock(client, orderId, 'committed', 'released', 'sold = sold - r.quantity, available = available + r.quantity');
+    await moveStock(
+      client,
+      orderId,
+      'committed',
+      'released',
+      'sold = sold - r.quantity, available = available + r.quantity',
+    );
   }
   if (status === 'held' || status === 'committed' || status === 'refused') {
-    await client.query(`UPDATE reservation_groups SET status = 'released', updated_at = now() WHERE order_id = $1`, [orderId]);
+    await client.query(`UPDATE reservation_groups SET status = 'released', updated_at = now() WHERE order_id = $1`, [
+      orderId,
+    ]);
   }
 }
 
-async function moveStock(client: Client, orderId: string, from: string, to: string, stockChange: string): Promise<void> {
+async function moveStock(
+  client: Client,
+  orderId: string,
+  from: string,
+  to: string,
+  stockChange: string,
+): Promise<void> {
   // Rows are updated in product-id order, the same order reserve locks them in.
   await client.query(
     `WITH r AS (

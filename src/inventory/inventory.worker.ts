@@ -58,7 +58,9 @@ async function reserveStock(deps: InventoryDeps, message: Message): Promise<void
           return [answer(message, 'orders', 'inventory.reserved', { expires_at: result.expiresAt })];
         case 'out_of_stock':
         case 'unknown_product':
-          return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
+          return [
+            answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId }),
+          ];
         case 'already':
           // A tombstone from an earlier release: the late reserve holds nothing and says so.
           return result.status === 'released'

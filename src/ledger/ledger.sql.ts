@@ -1,6 +1,6 @@
 // The ledger's SQL: accounts, journal transactions and their entries. Entries and transactions are
 // append-only (triggers refuse UPDATE and DELETE); a transaction's balance is checked at COMMIT.
-import type { Client, Pool, Queryable } from '../platform/db.ts';
+import type { Client, Queryable } from '../platform/db.ts';
 import { accountKindOf, type Direction, type Entry } from '../domain/posting.ts';
 
 /** A pool or a client inside an open transaction: reads work on both. */
@@ -81,7 +81,11 @@ export interface NewTransaction {
  * reversal tombstone. A second transaction of the same kind for the order fails on
  * UNIQUE (order_id, kind); unbalanced entries fail at COMMIT.
  */
-export async function insertTransaction(client: Client, transaction: NewTransaction, entries: readonly Entry[]): Promise<void> {
+export async function insertTransaction(
+  client: Client,
+  transaction: NewTransaction,
+  entries: readonly Entry[],
+): Promise<void> {
   await client.query(
     `INSERT INTO ledger_transactions (id, order_id, kind, reverses, description) VALUES ($1, $2, $3, $4, $5)`,
     [transaction.id, transaction.orderId, transaction.kind, transaction.reverses, transaction.description],

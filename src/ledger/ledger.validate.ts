@@ -85,7 +85,13 @@ async function malformedTransactions(db: Queryable): Promise<LedgerProblem[]> {
 
 /** A reversal must undo exactly its original payment of the same order: entries mirrored. */
 async function reversalsThatDoNotMirror(db: Queryable): Promise<LedgerProblem[]> {
-  const result = await db.query<{ id: string; reverses: string; same_order: boolean; original_kind: string; mirrors: boolean }>(
+  const result = await db.query<{
+    id: string;
+    reverses: string;
+    same_order: boolean;
+    original_kind: string;
+    mirrors: boolean;
+  }>(
     `SELECT r.id, r.reverses, r.order_id = o.order_id AS same_order, o.kind AS original_kind,
             NOT EXISTS (
               (SELECT account_id, ${swapped}, amount, currency FROM ledger_entries WHERE transaction_id = o.id

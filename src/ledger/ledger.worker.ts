@@ -75,7 +75,13 @@ function postPayment(message: Message, entries: Entry[]): Effect {
     const id = randomUUID();
     await insertTransaction(
       client,
-      { id, orderId: message.orderId, kind: 'order.payment', reverses: null, description: `payment of order ${message.orderId}` },
+      {
+        id,
+        orderId: message.orderId,
+        kind: 'order.payment',
+        reverses: null,
+        description: `payment of order ${message.orderId}`,
+      },
       entries,
     );
     return [posted(message, id)];

@@ -22,11 +22,22 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-function handlerFor(core: CoreDeps, role: QueueName, onStep?: OrderWorkerDeps['onStep'], metrics?: Metrics): MessageHandler {
+function handlerFor(
+  core: CoreDeps,
+  role: QueueName,
+  onStep?: OrderWorkerDeps['onStep'],
+  metrics?: Metrics,
+): MessageHandler {
   const { config, pool, dispatcher, logger } = core;
   switch (role) {
     case 'orders':
-      return createOrderHandler({ pool, dispatcher, logger, topic: config.KAFKA_TOPIC_ORDER_EVENTS, ...(onStep ? { onStep } : {}) });
+      return createOrderHandler({
+        pool,
+        dispatcher,
+        logger,
+        topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+        ...(onStep ? { onStep } : {}),
+      });
     case 'inventory':
       return createInventoryHandler({
         pool,
@@ -87,7 +98,8 @@ export function startWorkers(
     const worker = startModuleWorker(options, handlerFor(core, role, onStep, metrics));
     if (metrics !== undefined) {
       worker.on('failed', (job, error) => {
-        const final = job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+        const final =
+          job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
         (final ? metrics.jobsDeadLettered : metrics.jobRetries).inc({ queue: role });
       });
     }

@@ -18,7 +18,13 @@ export const demoCoupons: NewCoupon[] = [
   { code: 'WELCOME10', kind: 'percent', percentOff: '10', redemptionsMax: 1_000 },
   { code: 'FIVEOFF', kind: 'fixed', amountOff: '5.00', currency: 'USD', redemptionsMax: 100 },
   { code: 'ONCEONLY', kind: 'percent', percentOff: '50', redemptionsMax: 1 },
-  { code: 'EXPIRED2020', kind: 'percent', percentOff: '20', redemptionsMax: 100, expiresAt: new Date('2020-12-31T23:59:59Z') },
+  {
+    code: 'EXPIRED2020',
+    kind: 'percent',
+    percentOff: '20',
+    redemptionsMax: 100,
+    expiresAt: new Date('2020-12-31T23:59:59Z'),
+  },
 ];
 
 const config = loadConfigOrExit();
@@ -26,12 +32,17 @@ const pool = createPool({ connectionString: config.DATABASE_URL, poolSizeMax: 2,
 try {
   for (const product of demoProducts) {
     await upsertProduct(pool, product);
-    console.log(`seed: product ${product.id.padEnd(20)} ${product.price} ${product.currency}  +${product.stock} in stock`);
+    console.log(
+      `seed: product ${product.id.padEnd(20)} ${product.price} ${product.currency}  +${product.stock} in stock`,
+    );
   }
   for (const coupon of demoCoupons) {
     const created = await createCoupon(pool, coupon);
-    const terms = coupon.kind === 'percent' ? `${coupon.percentOff}% off` : `${coupon.amountOff} ${coupon.currency} off`;
-    console.log(`seed: coupon  ${coupon.code.padEnd(20)} ${terms}, max ${coupon.redemptionsMax}${created.ok ? '' : ' (exists already)'}`);
+    const terms =
+      coupon.kind === 'percent' ? `${coupon.percentOff}% off` : `${coupon.amountOff} ${coupon.currency} off`;
+    console.log(
+      `seed: coupon  ${coupon.code.padEnd(20)} ${terms}, max ${coupon.redemptionsMax}${created.ok ? '' : ' (exists already)'}`,
+    );
   }
 } catch (error) {
   console.error(`seed: ${(error as Error).message}`);

@@ -13,7 +13,8 @@ export function onShutdown(logger: Logger, closers: Array<() => Promise<void>>, 
       process.exit(1);
     }, timeoutMs);
     timer.unref();
-    for (const closer of closers) await closer().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
+    for (const closer of closers)
+      await closer().catch((error: unknown) => logger.error({ err: error }, 'close failed'));
     process.exit(0);
   };
   process.once('SIGTERM', () => void close('SIGTERM'));

@@ -11,7 +11,9 @@ export function parseRoles(argv: string[]): WorkerRole[] {
   const roles = (argv[index + 1] ?? '').split(',').filter((r) => r.length > 0);
   const unknown = roles.filter((r) => !(workerRoles as readonly string[]).includes(r));
   if (roles.length === 0 || unknown.length > 0) {
-    process.stderr.write(`--only takes a comma-separated list of ${workerRoles.join(', ')}; got "${argv[index + 1] ?? ''}"\n`);
+    process.stderr.write(
+      `--only takes a comma-separated list of ${workerRoles.join(', ')}; got "${argv[index + 1] ?? ''}"\n`,
+    );
     process.exit(64);
   }
   return roles as WorkerRole[];

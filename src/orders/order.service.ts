@@ -42,7 +42,11 @@ async function priceLines(client: Client, items: OrderItem[], currency: string):
     const field = `items[${index}].product_id`;
     if (product === undefined) return err('unknown_product', `product ${item.product_id} does not exist`, field);
     if (product.currency !== currency) {
-      return err('currency_mismatch', `product ${item.product_id} is sold in ${product.currency}, not ${currency}`, field);
+      return err(
+        'currency_mismatch',
+        `product ${item.product_id} is sold in ${product.currency}, not ${currency}`,
+        field,
+      );
     }
     lines.push({ productId: item.product_id, quantity: item.quantity, unitPrice: money(product.price, currency) });
   }
@@ -51,48 +55,60 @@ async function priceLines(client: Client, items: OrderItem[], currency: string):
 
 export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
   const orderId = randomUUID();
-  const outcome = await withTransaction(deps.pool, async (client) => {
-    const priced = await priceLines(client, input.items, input.currency);
-    if (!priced.ok) return { result: priced as Result<{ id: string }>, rows: [] };
-    const currency = input.currency as Parameters<typeof subtotalOf>[1];
-    const subtotal = toAmountString(subtotalOf(priced.value, currency));
-    const initial = start({
-      orderId,
-      userId: input.userId,
-      currency,
-      items: input.items,
-      subtotal,
-      couponCode: input.couponCode,
-      reservationTtlMs: deps.reservationTtlMs,
-      paymentDeadlineMs: deps.paymentDeadlineMs,
-    });
-    const placedMessageId = messageIdFor(orderId, 'order.placed');
-    const placed = step(initial, { type: 'order.placed' }, { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic });
-    await insertOrder(client, {
-      id: orderId,
-      user_id: input.userId,
-      currency,
-      status: placed.status,
-      state: placed.to,
-      snapshot: persist(placed.snapshot),
-      items: priced.value.map((l) => ({ product_id: l.productId, quantity: l.quantity, unit_price: toAmountString(l.unitPrice) })),
-      subtotal,
-      total: subtotal,
-      coupon_code: input.couponCode,
-      shipping_address: input.shippingAddress,
-      correlation_id: input.correlationId,
-    });
-    await insertTransition(client, {
-      orderId,
-      seq: 1,
-      from: placed.from,
-      to: placed.to,
-      eventType: 'order.placed',
-      messageId: placedMessageId,
-      event: { type: 'order.placed' },
-    });
-    return { result: ok({ id: orderId }), rows: await insertOutbox(client, placed.messages) };
-  }, deps.transaction);
+  const outcome = await withTransaction(
+    deps.pool,
+    async (client) => {
+      const priced = await priceLines(client, input.items, input.currency);
+      if (!priced.ok) return { result: priced as Result<{ id: string }>, rows: [] };
+      const currency = input.currency as Parameters<typeof subtotalOf>[1];
+      const subtotal = toAmountString(subtotalOf(priced.value, currency));
+      const initial = start({
+        orderId,
+        userId: input.userId,
+        currency,
+        items: input.items,
+        subtotal,
+        couponCode: input.couponCode,
+        reservationTtlMs: deps.reservationTtlMs,
+        paymentDeadlineMs: deps.paymentDeadlineMs,
+      });
+      const placedMessageId = messageIdFor(orderId, 'order.placed');
+      const placed = step(
+        initial,
+        { type: 'order.placed' },
+        { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic },
+      );
+      await insertOrder(client, {
+        id: orderId,
+        user_id: input.userId,
+        currency,
+        status: placed.status,
+        state: placed.to,
+        snapshot: persist(placed.snapshot),
+        items: priced.value.map((l) => ({
+          product_id: l.productId,
+          quantity: l.quantity,
+          unit_price: toAmountString(l.unitPrice),
+        })),
+        subtotal,
+        total: subtotal,
+        coupon_code: input.couponCode,
+        shipping_address: input.shippingAddress,
+        correlation_id: input.correlationId,
+      });
+      await insertTransition(client, {
+        orderId,
+        seq: 1,
+        from: placed.from,
+        to: placed.to,
+        eventType: 'order.placed',
+        messageId: placedMessageId,
+        event: { type: 'order.placed' },
+      });
+      return { result: ok({ id: orderId }), rows: await insertOutbox(client, placed.messages) };
+    },
+    deps.transaction,
+  );
   await deps.dispatcher.dispatch(outcome.rows);
   return outcome.result;
 }
@@ -102,28 +118,40 @@ export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput)
  * does not take order.cancel. The actor decides again under its row lock, so a cancel that races
  * a final transition is simply ignored by the machine.
  */
-export async function requestCancel(deps: OrderServiceDeps, orderId: string, correlationId: string): Promise<Result<OrderRow>> {
-  const outcome = await withTransaction(deps.pool, async (client) => {
-    const order = await readOrder(client, orderId);
-    if (order === undefined) return { result: err<OrderRow>('order_not_found', `order ${orderId} does not exist`, 'id'), rows: [] };
-    if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
-      return {
-        result: err<OrderRow>('order_not_cancellable', `order ${orderId} is ${order.status} (${order.state}) and can no longer be cancelled`),
-        rows: [],
-      };
-    }
-    const rows = await insertOutbox(client, [
-      {
-        messageId: messageIdFor(orderId, 'order.cancel'),
-        orderId,
-        correlationId,
-        type: 'order.cancel',
-        payload: { reason: 'cancelled_by_customer' },
-        destination: 'queue:orders',
-      },
-    ]);
-    return { result: ok(order), rows };
-  }, deps.transaction);
+export async function requestCancel(
+  deps: OrderServiceDeps,
+  orderId: string,
+  correlationId: string,
+): Promise<Result<OrderRow>> {
+  const outcome = await withTransaction(
+    deps.pool,
+    async (client) => {
+      const order = await readOrder(client, orderId);
+      if (order === undefined)
+        return { result: err<OrderRow>('order_not_found', `order ${orderId} does not exist`, 'id'), rows: [] };
+      if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
+        return {
+          result: err<OrderRow>(
+            'order_not_cancellable',
+            `order ${orderId} is ${order.status} (${order.state}) and can no longer be cancelled`,
+          ),
+          rows: [],
+        };
+      }
+      const rows = await insertOutbox(client, [
+        {
+          messageId: messageIdFor(orderId, 'order.cancel'),
+          orderId,
+          correlationId,
+          type: 'order.cancel',
+          payload: { reason: 'cancelled_by_customer' },
+          destination: 'queue:orders',
+        },
+      ]);
+      return { result: ok(order), rows };
+    },
+    deps.transaction,
+  );
   await deps.dispatcher.dispatch(outcome.rows);
   return outcome.result;
 }

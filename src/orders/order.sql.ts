@@ -33,7 +33,10 @@ export async function readOrder(db: Pool | Client, orderId: string): Promise<Ord
   return result.rows[0];
 }
 
-export type NewOrder = Omit<OrderRow, 'created_at' | 'updated_at' | 'finalized_at' | 'version' | 'discount' | 'failure_reason'>;
+export type NewOrder = Omit<
+  OrderRow,
+  'created_at' | 'updated_at' | 'finalized_at' | 'version' | 'discount' | 'failure_reason'
+>;
 
 export async function insertOrder(client: Client, order: NewOrder): Promise<void> {
   await client.query(
@@ -76,9 +79,20 @@ export async function saveSnapshot(client: Client, u: SnapshotUpdate): Promise<v
             failure_reason = $8, updated_at = now(),
             finalized_at = CASE WHEN $9 THEN coalesce(finalized_at, now()) ELSE finalized_at END
       WHERE id = $1 AND version = $2`,
-    [u.orderId, u.expectedVersion, u.status, u.state, JSON.stringify(u.snapshot), u.discount, u.total, u.failureReason, u.final],
+    [
+      u.orderId,
+      u.expectedVersion,
+      u.status,
+      u.state,
+      JSON.stringify(u.snapshot),
+      u.discount,
+      u.total,
+      u.failureReason,
+      u.final,
+    ],
   );
-  if (result.rowCount !== 1) throw new Error(`order ${u.orderId} changed under its row lock (version ${u.expectedVersion})`);
+  if (result.rowCount !== 1)
+    throw new Error(`order ${u.orderId} changed under its row lock (version ${u.expectedVersion})`);
 }
 
 export interface TransitionRow {
@@ -108,7 +122,10 @@ export async function transitionsOf(db: Pool | Client, orderId: string) {
     message_id: string;
     event: unknown;
     created_at: Date;
-  }>(`SELECT seq, from_state, to_state, event_type, message_id, event, created_at FROM order_transitions
-       WHERE order_id = $1 ORDER BY seq`, [orderId]);
+  }>(
+    `SELECT seq, from_state, to_state, event_type, message_id, event, created_at FROM order_transitions
+       WHERE order_id = $1 ORDER BY seq`,
+    [orderId],
+  );
   return result.rows;
 }

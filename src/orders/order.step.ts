@@ -61,11 +61,28 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
   switch (action.type) {
     case 'command': {
       const p = action.params as { queue: string; type: string; payload: Record<string, unknown> };
-      return [{ ...base, messageId: messageIdFor(context.orderId, p.type), type: p.type, payload: p.payload, destination: `queue:${p.queue}` }];
+      return [
+        {
+          ...base,
+          messageId: messageIdFor(context.orderId, p.type),
+          type: p.type,
+          payload: p.payload,
+          destination: `queue:${p.queue}`,
+        },
+      ];
     }
     case 'schedule': {
       const p = action.params as { type: string; delayMs: number };
-      return [{ ...base, messageId: messageIdFor(context.orderId, p.type), type: p.type, payload: {}, destination: 'queue:orders', delayMs: p.delayMs }];
+      return [
+        {
+          ...base,
+          messageId: messageIdFor(context.orderId, p.type),
+          type: p.type,
+          payload: {},
+          destination: 'queue:orders',
+          delayMs: p.delayMs,
+        },
+      ];
     }
     case 'publish': {
       const p = action.params as { type: string; data: Record<string, unknown> };
@@ -79,7 +96,16 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
         schema_version: eventSchemaVersion,
         data: p.data,
       };
-      return [{ ...base, messageId: id, type: p.type, payload: { ...envelope }, destination: `kafka:${at.topic}`, headers: { 'event-id': id } }];
+      return [
+        {
+          ...base,
+          messageId: id,
+          type: p.type,
+          payload: { ...envelope },
+          destination: `kafka:${at.topic}`,
+          headers: { 'event-id': id },
+        },
+      ];
     }
     default:
       // assign and other built-ins are applied by transition(); only intents reach here.

@@ -23,7 +23,11 @@ export const orderConsumer = 'orders';
 
 export function createOrderHandler(deps: OrderWorkerDeps): MessageHandler {
   return async (message) => {
-    const applied = await withTransaction(deps.pool, (client) => applyEvent(client, message, deps.topic), deps.transaction);
+    const applied = await withTransaction(
+      deps.pool,
+      (client) => applyEvent(client, message, deps.topic),
+      deps.transaction,
+    );
     if (applied === null) return;
     await deps.dispatcher.dispatch(applied.rows);
     if (applied.step !== null) deps.onStep?.(applied.step);
@@ -69,5 +73,8 @@ async function applyEvent(
     event,
   });
   const rows = await insertOutbox(client, result.messages);
-  return { rows, step: { orderId: order.id, status: result.status, from: result.from, to: result.to, createdAt: order.created_at } };
+  return {
+    rows,
+    step: { orderId: order.id, status: result.status, from: result.from, to: result.to, createdAt: order.created_at },
+  };
 }

@@ -49,10 +49,10 @@ export async function insertOutbox(client: Client, messages: OutgoingMessage[]):
  * then changes nothing. Runs inside the transaction that makes the effect.
  */
 export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
-  const result = await client.query(
-    `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-    [consumer, messageId],
-  );
+  const result = await client.query(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
+    consumer,
+    messageId,
+  ]);
   return result.rowCount === 1;
 }
 

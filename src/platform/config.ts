@@ -5,17 +5,25 @@ import { z } from 'zod';
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL with protocol ${protocols.join(' or ')}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL with protocol ${protocols.join(' or ')}`,
+  );
 const list = (item: z.ZodType<string, string>) =>
   z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
     .pipe(z.array(item).min(1));
 
 /** Every setting: name, schema and default. `.env.example` documents each one. */
@@ -51,7 +59,10 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
 
-  QUEUE_PREFIX: z.string().regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits or -').default('oe'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits or -')
+    .default('oe'),
   QUEUE_ATTEMPTS: integer(1, 100).default(8),
   QUEUE_BACKOFF_MS: integer(1, 600_000).default(200),
   QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),

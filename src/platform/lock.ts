@@ -9,7 +9,8 @@ import type { Lock as RedlockLease } from '../../node_modules/redlock/dist/index
 import type { Redis } from 'ioredis';
 
 // Under Node's ESM loader the default export is the class; a CJS interop layer may wrap it.
-const Redlock = ((RedlockRuntime as { default?: typeof RedlockClass }).default ?? RedlockRuntime) as typeof RedlockClass;
+const Redlock = ((RedlockRuntime as { default?: typeof RedlockClass }).default ??
+  RedlockRuntime) as typeof RedlockClass;
 
 export interface Lease {
   release(): Promise<void>;

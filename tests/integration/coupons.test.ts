@@ -27,7 +27,12 @@ type CouponTerms = { kind: 'percent'; percentOff: string } | { kind: 'fixed'; am
 
 async function seed(terms: CouponTerms, limits: { redemptionsMax?: number; expiresAt?: Date } = {}): Promise<string> {
   const code = newCode();
-  const created = await createCoupon(deps.pool, { code, redemptionsMax: limits.redemptionsMax ?? 100, expiresAt: limits.expiresAt, ...terms } as NewCoupon);
+  const created = await createCoupon(deps.pool, {
+    code,
+    redemptionsMax: limits.redemptionsMax ?? 100,
+    expiresAt: limits.expiresAt,
+    ...terms,
+  } as NewCoupon);
   expect(created.ok).toBe(true);
   return code;
 }
@@ -53,21 +58,72 @@ async function redemptionOf(orderId: string) {
 }
 
 async function countOf(code: string): Promise<number> {
-  const result = await deps.pool.query<{ redemptions_count: number }>('SELECT redemptions_count FROM coupons WHERE code = $1', [code]);
+  const result = await deps.pool.query<{ redemptions_count: number }>(
+    'SELECT redemptions_count FROM coupons WHERE code = $1',
+    [code],
+  );
   return result.rows[0]?.redemptions_count ?? -1;
 }
 
 describe('coupon.redeem prices the discount exactly', () => {
   // Rounding is half-even (banker's) to the minor unit: 0.025 becomes 0.02, 0.035 becomes 0.04.
   it.each([
-    { name: '15% of 19.99 USD (2.9985)', terms: { kind: 'percent', percentOff: '15' }, subtotal: '19.99', currency: 'USD', discount: '3.00' },
-    { name: '10% of 0.25 USD (0.025, half-even down)', terms: { kind: 'percent', percentOff: '10' }, subtotal: '0.25', currency: 'USD', discount: '0.02' },
-    { name: '10% of 0.35 USD (0.035, half-even up)', terms: { kind: 'percent', percentOff: '10' }, subtotal: '0.35', currency: 'USD', discount: '0.04' },
-    { name: '33.33% of 10 JPY (3.333)', terms: { kind: 'percent', percentOff: '33.33' }, subtotal: '10', currency: 'JPY', discount: '3' },
-    { name: '100% of 19.99 USD', terms: { kind: 'percent', percentOff: '100' }, subtotal: '19.99', currency: 'USD', discount: '19.99' },
-    { name: '5.00 USD off 19.99 USD', terms: { kind: 'fixed', amountOff: '5.00', currency: 'USD' }, subtotal: '19.99', currency: 'USD', discount: '5.00' },
-    { name: '50 USD off 19.99 USD (never above the subtotal)', terms: { kind: 'fixed', amountOff: '50', currency: 'USD' }, subtotal: '19.99', currency: 'USD', discount: '19.99' },
-    { name: '500 JPY off 1200 JPY', terms: { kind: 'fixed', amountOff: '500', currency: 'JPY' }, subtotal: '1200', currency: 'JPY', discount: '500' },
+    {
+      name: '15% of 19.99 USD (2.9985)',
+      terms: { kind: 'percent', percentOff: '15' },
+      subtotal: '19.99',
+      currency: 'USD',
+      discount: '3.00',
+    },
+    {
+      name: '10% of 0.25 USD (0.025, half-even down)',
+      terms: { kind: 'percent', percentOff: '10' },
+      subtotal: '0.25',
+      currency: 'USD',
+      discount: '0.02',
+    },
+    {
+      name: '10% of 0.35 USD (0.035, half-even up)',
+      terms: { kind: 'percent', percentOff: '10' },
+      subtotal: '0.35',
+      currency: 'USD',
+      discount: '0.04',
+    },
+    {
+      name: '33.33% of 10 JPY (3.333)',
+      terms: { kind: 'percent', percentOff: '33.33' },
+      subtotal: '10',
+      currency: 'JPY',
+      discount: '3',
+    },
+    {
+      name: '100% of 19.99 USD',
+      terms: { kind: 'percent', percentOff: '100' },
+      subtotal: '19.99',
+      currency: 'USD',
+      discount: '19.99',
+    },
+    {
+      name: '5.00 USD off 19.99 USD',
+      terms: { kind: 'fixed', amountOff: '5.00', currency: 'USD' },
+      subtotal: '19.99',
+      currency: 'USD',
+      discount: '5.00',
+    },
+    {
+      name: '50 USD off 19.99 USD (never above the subtotal)',
+      terms: { kind: 'fixed', amountOff: '50', currency: 'USD' },
+      subtotal: '19.99',
+      currency: 'USD',
+      discount: '19.99',
+    },
+    {
+      name: '500 JPY off 1200 JPY',
+      terms: { kind: 'fixed', amountOff: '500', currency: 'JPY' },
+      subtotal: '1200',
+      currency: 'JPY',
+      discount: '500',
+    },
   ] as Array<{ name: string; terms: CouponTerms; subtotal: string; currency: string; discount: string }>)(
     '$name is $discount',
     async ({ terms, subtotal, currency, discount }) => {
@@ -89,16 +145,28 @@ describe('coupon.redeem prices the discount exactly', () => {
 describe('coupon.redeem refuses', () => {
   it.each([
     { name: 'an unknown code', terms: null, reason: 'coupon_invalid' },
-    { name: 'a fixed coupon in another currency', terms: { kind: 'fixed', amountOff: '5.00', currency: 'EUR' }, reason: 'coupon_invalid' },
-    { name: 'an expired coupon', terms: { kind: 'percent', percentOff: '10' }, expiresAt: new Date(Date.now() - 60_000), reason: 'coupon_expired' },
-  ] as Array<{ name: string; terms: CouponTerms | null; expiresAt?: Date; reason: string }>)('$name: $reason', async ({ terms, expiresAt, reason }) => {
-    const code = terms === null ? newCode() : await seed(terms, expiresAt === undefined ? {} : { expiresAt });
-    const orderId = randomUUID();
-    await redeem(orderId, code);
-    expect(await answersOf(orderId)).toEqual([{ type: 'coupon.rejected', payload: { reason } }]);
-    expect(await redemptionOf(orderId)).toBeNull();
-    if (terms !== null) expect(await countOf(code)).toBe(0);
-  });
+    {
+      name: 'a fixed coupon in another currency',
+      terms: { kind: 'fixed', amountOff: '5.00', currency: 'EUR' },
+      reason: 'coupon_invalid',
+    },
+    {
+      name: 'an expired coupon',
+      terms: { kind: 'percent', percentOff: '10' },
+      expiresAt: new Date(Date.now() - 60_000),
+      reason: 'coupon_expired',
+    },
+  ] as Array<{ name: string; terms: CouponTerms | null; expiresAt?: Date; reason: string }>)(
+    '$name: $reason',
+    async ({ terms, expiresAt, reason }) => {
+      const code = terms === null ? newCode() : await seed(terms, expiresAt === undefined ? {} : { expiresAt });
+      const orderId = randomUUID();
+      await redeem(orderId, code);
+      expect(await answersOf(orderId)).toEqual([{ type: 'coupon.rejected', payload: { reason } }]);
+      expect(await redemptionOf(orderId)).toBeNull();
+      if (terms !== null) expect(await countOf(code)).toBe(0);
+    },
+  );
 
   it('more redemptions than the maximum, under 20 concurrent redeems', async () => {
     const code = await seed({ kind: 'percent', percentOff: '10' }, { redemptionsMax: 3 });
@@ -107,7 +175,9 @@ describe('coupon.redeem refuses', () => {
 
     const answers = (await Promise.all(orderIds.map(answersOf))).flat();
     expect(answers.filter((a) => a.type === 'coupon.redeemed')).toHaveLength(3);
-    expect(answers.filter((a) => a.type === 'coupon.rejected' && a.payload.reason === 'coupon_already_used')).toHaveLength(17);
+    expect(
+      answers.filter((a) => a.type === 'coupon.rejected' && a.payload.reason === 'coupon_already_used'),
+    ).toHaveLength(17);
     expect(await countOf(code)).toBe(3);
     const rows = await deps.pool.query('SELECT 1 FROM coupon_redemptions WHERE coupon_code = $1', [code]);
     expect(rows.rowCount).toBe(3);
@@ -128,7 +198,13 @@ describe('redeem and restore, once each, in either order', () => {
     const orderId = randomUUID();
     await redeem(orderId, code);
     await redeem(orderId, code); // the same message: the inbox drops it
-    await handle({ ...messageFor(orderId, 'coupon.redeem', { code, subtotal: '19.99', currency: 'USD' }), messageId: `${orderId}.resent` }, job);
+    await handle(
+      {
+        ...messageFor(orderId, 'coupon.redeem', { code, subtotal: '19.99', currency: 'USD' }),
+        messageId: `${orderId}.resent`,
+      },
+      job,
+    );
     expect(await countOf(code)).toBe(1);
     expect(await answersOf(orderId)).toEqual([{ type: 'coupon.redeemed', payload: { discount: '2.50' } }]);
   });
@@ -192,17 +268,61 @@ describe('redeem and restore, once each, in either order', () => {
 
 describe('createCoupon', () => {
   it.each([
-    { name: 'a lowercase code', input: { code: 'save10', kind: 'percent', percentOff: '10', redemptionsMax: 1 }, field: 'code' },
-    { name: 'zero redemptions', input: { code: newCode(), kind: 'percent', percentOff: '10', redemptionsMax: 0 }, field: 'redemptionsMax' },
-    { name: 'a fractional maximum', input: { code: newCode(), kind: 'percent', percentOff: '10', redemptionsMax: 1.5 }, field: 'redemptionsMax' },
-    { name: '0%', input: { code: newCode(), kind: 'percent', percentOff: '0', redemptionsMax: 1 }, field: 'percentOff' },
-    { name: '101%', input: { code: newCode(), kind: 'percent', percentOff: '101', redemptionsMax: 1 }, field: 'percentOff' },
-    { name: 'a percentage with 3 decimals', input: { code: newCode(), kind: 'percent', percentOff: '1.234', redemptionsMax: 1 }, field: 'percentOff' },
-    { name: 'an unknown currency', input: { code: newCode(), kind: 'fixed', amountOff: '5', currency: 'XYZ', redemptionsMax: 1 }, field: 'currency' },
-    { name: 'a fraction of a cent', input: { code: newCode(), kind: 'fixed', amountOff: '5.001', currency: 'USD', redemptionsMax: 1 }, field: 'amountOff' },
-    { name: 'a fractional yen', input: { code: newCode(), kind: 'fixed', amountOff: '5.5', currency: 'JPY', redemptionsMax: 1 }, field: 'amountOff' },
-    { name: 'a negative amount', input: { code: newCode(), kind: 'fixed', amountOff: '-5', currency: 'USD', redemptionsMax: 1 }, field: 'amountOff' },
-    { name: 'an invalid date', input: { code: newCode(), kind: 'percent', percentOff: '5', redemptionsMax: 1, expiresAt: new Date('nope') }, field: 'expiresAt' },
+    {
+      name: 'a lowercase code',
+      input: { code: 'save10', kind: 'percent', percentOff: '10', redemptionsMax: 1 },
+      field: 'code',
+    },
+    {
+      name: 'zero redemptions',
+      input: { code: newCode(), kind: 'percent', percentOff: '10', redemptionsMax: 0 },
+      field: 'redemptionsMax',
+    },
+    {
+      name: 'a fractional maximum',
+      input: { code: newCode(), kind: 'percent', percentOff: '10', redemptionsMax: 1.5 },
+      field: 'redemptionsMax',
+    },
+    {
+      name: '0%',
+      input: { code: newCode(), kind: 'percent', percentOff: '0', redemptionsMax: 1 },
+      field: 'percentOff',
+    },
+    {
+      name: '101%',
+      input: { code: newCode(), kind: 'percent', percentOff: '101', redemptionsMax: 1 },
+      field: 'percentOff',
+    },
+    {
+      name: 'a percentage with 3 decimals',
+      input: { code: newCode(), kind: 'percent', percentOff: '1.234', redemptionsMax: 1 },
+      field: 'percentOff',
+    },
+    {
+      name: 'an unknown currency',
+      input: { code: newCode(), kind: 'fixed', amountOff: '5', currency: 'XYZ', redemptionsMax: 1 },
+      field: 'currency',
+    },
+    {
+      name: 'a fraction of a cent',
+      input: { code: newCode(), kind: 'fixed', amountOff: '5.001', currency: 'USD', redemptionsMax: 1 },
+      field: 'amountOff',
+    },
+    {
+      name: 'a fractional yen',
+      input: { code: newCode(), kind: 'fixed', amountOff: '5.5', currency: 'JPY', redemptionsMax: 1 },
+      field: 'amountOff',
+    },
+    {
+      name: 'a negative amount',
+      input: { code: newCode(), kind: 'fixed', amountOff: '-5', currency: 'USD', redemptionsMax: 1 },
+      field: 'amountOff',
+    },
+    {
+      name: 'an invalid date',
+      input: { code: newCode(), kind: 'percent', percentOff: '5', redemptionsMax: 1, expiresAt: new Date('nope') },
+      field: 'expiresAt',
+    },
   ] as Array<{ name: string; input: NewCoupon; field: string }>)('refuses $name', async ({ input, field }) => {
     const created = await createCoupon(deps.pool, input);
     expect(created).toMatchObject({ ok: false, error: { code: 'validation_failed', field } });
@@ -215,8 +335,20 @@ describe('createCoupon', () => {
     const input: NewCoupon = { code, kind: 'fixed', amountOff: '7.5', currency: 'EUR', redemptionsMax: 2 };
     expect(await createCoupon(deps.pool, input)).toMatchObject({
       ok: true,
-      value: { code, kind: 'fixed', amount_off: '7.50', currency: 'EUR', percent_off: null, redemptions_max: 2, redemptions_count: 0, expires_at: null },
+      value: {
+        code,
+        kind: 'fixed',
+        amount_off: '7.50',
+        currency: 'EUR',
+        percent_off: null,
+        redemptions_max: 2,
+        redemptions_count: 0,
+        expires_at: null,
+      },
     });
-    expect(await createCoupon(deps.pool, input)).toMatchObject({ ok: false, error: { code: 'validation_failed', field: 'code' } });
+    expect(await createCoupon(deps.pool, input)).toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', field: 'code' },
+    });
   });
 });

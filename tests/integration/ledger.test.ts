@@ -93,13 +93,15 @@ describe('the schema guards the books', () => {
     await expect(
       deps.pool.query('UPDATE ledger_entries SET amount = amount + 1 WHERE transaction_id = $1', [payment?.id]),
     ).rejects.toMatchObject(appendOnly);
-    await expect(deps.pool.query('DELETE FROM ledger_entries WHERE transaction_id = $1', [payment?.id])).rejects.toMatchObject(
+    await expect(
+      deps.pool.query('DELETE FROM ledger_entries WHERE transaction_id = $1', [payment?.id]),
+    ).rejects.toMatchObject(appendOnly);
+    await expect(
+      deps.pool.query(`UPDATE ledger_transactions SET description = 'x' WHERE id = $1`, [payment?.id]),
+    ).rejects.toMatchObject(appendOnly);
+    await expect(deps.pool.query('DELETE FROM ledger_transactions WHERE id = $1', [payment?.id])).rejects.toMatchObject(
       appendOnly,
     );
-    await expect(deps.pool.query(`UPDATE ledger_transactions SET description = 'x' WHERE id = $1`, [payment?.id])).rejects.toMatchObject(
-      appendOnly,
-    );
-    await expect(deps.pool.query('DELETE FROM ledger_transactions WHERE id = $1', [payment?.id])).rejects.toMatchObject(appendOnly);
     expect((await transactionsOf(orderId))[0]?.entries).toBe(3);
   });
 });
@@ -110,7 +112,10 @@ describe('ledger.post', () => {
     const userId = newUser();
     await post(orderId, userId);
     await post(orderId, userId); // the same message again: the inbox drops it
-    await handle({ ...messageFor(orderId, 'ledger.post', { user_id: userId, ...amounts }), messageId: `${orderId}.resent` }, job);
+    await handle(
+      { ...messageFor(orderId, 'ledger.post', { user_id: userId, ...amounts }), messageId: `${orderId}.resent` },
+      job,
+    );
     const transactions = await transactionsOf(orderId);
     expect(transactions).toEqual([{ id: expect.any(String), kind: 'order.payment', reverses: null, entries: 3 }]);
     expect(await answersOf(orderId)).toEqual([
@@ -170,7 +175,9 @@ describe('ledger.reverse', () => {
     await handle({ ...messageFor(orderId, 'ledger.reverse'), messageId: `${orderId}.resent` }, job);
     await post(orderId, userId);
 
-    expect(await transactionsOf(orderId)).toEqual([{ id: expect.any(String), kind: 'order.reversal', reverses: null, entries: 0 }]);
+    expect(await transactionsOf(orderId)).toEqual([
+      { id: expect.any(String), kind: 'order.reversal', reverses: null, entries: 0 },
+    ]);
     expect((await answersOf(orderId)).map((a) => a.type)).toEqual(['ledger.reversed']);
     expect((await accountBalance(deps.pool, `customer:${userId}`)).balances).toEqual([]);
   });
@@ -212,9 +219,10 @@ describe('validateLedger', () => {
     const [original, mismatched, unbalanced] = [randomUUID(), randomUUID(), randomUUID()];
     try {
       await client.query('BEGIN');
-      await client.query(`INSERT INTO ledger_accounts (id, kind) VALUES ($1, 'asset'), ('merchant:revenue', 'revenue') ON CONFLICT DO NOTHING`, [
-        customer,
-      ]);
+      await client.query(
+        `INSERT INTO ledger_accounts (id, kind) VALUES ($1, 'asset'), ('merchant:revenue', 'revenue') ON CONFLICT DO NOTHING`,
+        [customer],
+      );
       const orderId = randomUUID();
       await client.query(
         `INSERT INTO ledger_transactions (id, order_id, kind, reverses, description)
@@ -236,7 +244,11 @@ describe('validateLedger', () => {
       expect(validation.problems).toEqual(
         expect.arrayContaining([
           { transaction_id: mismatched, problem: `reversal does not mirror the entries of its original ${original}` },
-          { transaction_id: unbalanced, currency: 'USD', problem: expect.stringMatching(/^unbalanced: debits - credits = 7/) },
+          {
+            transaction_id: unbalanced,
+            currency: 'USD',
+            problem: expect.stringMatching(/^unbalanced: debits - credits = 7/),
+          },
           { transaction_id: unbalanced, problem: 'transaction has 1 entries; it needs at least 2' },
           { currency: 'USD', problem: expect.stringMatching(/^trial balance is 7(\.0+)?, not zero$/) },
         ]),
@@ -247,6 +259,8 @@ describe('validateLedger', () => {
       client.release();
     }
     const after = await validateLedger(deps.pool);
-    expect(after.problems.filter((p) => p.transaction_id === mismatched || p.transaction_id === unbalanced)).toEqual([]);
+    expect(after.problems.filter((p) => p.transaction_id === mismatched || p.transaction_id === unbalanced)).toEqual(
+      [],
+    );
   });
 });

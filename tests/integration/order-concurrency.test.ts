@@ -54,7 +54,9 @@ describe.each([
       [ids],
     );
     expect(reasons.rows).toEqual([{ failure_reason: 'out_of_stock', n: 195 }]);
-    expect(await stockOf(engine.core.pool, [product])).toEqual([{ product_id: product, on_hand: 5, available: 0, held: 0, sold: 5 }]);
+    expect(await stockOf(engine.core.pool, [product])).toEqual([
+      { product_id: product, on_hand: 5, available: 0, held: 0, sold: 5 },
+    ]);
   });
 });
 
@@ -77,11 +79,14 @@ function duplicatingDispatcher(core: CoreDeps, inner: Dispatcher, counter: { ext
 describe('duplicate delivery', () => {
   it('reaches the same end state when every command and event is delivered twice', async () => {
     const counter = { extra: 0 };
-    engine = await startTestEngine({}, {
-      beforeWorkers: (core) => {
-        core.dispatcher = duplicatingDispatcher(core, core.dispatcher, counter);
+    engine = await startTestEngine(
+      {},
+      {
+        beforeWorkers: (core) => {
+          core.dispatcher = duplicatingDispatcher(core, core.dispatcher, counter);
+        },
       },
-    });
+    );
     const product = await freshProduct(engine.core, 3, '12.50');
     const ids = await placeMany(6, product, 'dup');
     expect(await waitUntilFinal(engine.core.pool, ids, 30_000)).toEqual([]);
@@ -91,7 +96,9 @@ describe('duplicate delivery', () => {
     expect(report.violations).toEqual([]);
     expect(report.byStatus).toEqual({ confirmed: 3, rejected: 3 });
     expect(counter.extra).toBeGreaterThan(20);
-    expect(await stockOf(engine.core.pool, [product])).toEqual([{ product_id: product, on_hand: 3, available: 0, held: 0, sold: 3 }]);
+    expect(await stockOf(engine.core.pool, [product])).toEqual([
+      { product_id: product, on_hand: 3, available: 0, held: 0, sold: 3 },
+    ]);
     const steps = await engine.core.pool.query(
       `SELECT count(*)::int AS n FROM order_transitions WHERE order_id = ANY($1::uuid[])`,
       [ids],

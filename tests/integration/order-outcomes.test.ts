@@ -26,7 +26,11 @@ afterEach(async () => {
 });
 
 async function place(body: Record<string, unknown>, waitSeconds = 15) {
-  const res = await postJson(`${engine.url}/api/v1/orders`, { currency: 'USD', shipping_address: address, ...body }, { Prefer: `wait=${waitSeconds}` });
+  const res = await postJson(
+    `${engine.url}/api/v1/orders`,
+    { currency: 'USD', shipping_address: address, ...body },
+    { Prefer: `wait=${waitSeconds}` },
+  );
   if (typeof res.body.id === 'string') touched.push(res.body.id);
   return res;
 }
@@ -61,19 +65,41 @@ describe('an order reaches each outcome', () => {
     const res = await place({ user_id: 'happy', items: [{ product_id: product, quantity: 2 }] });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/api/v1/orders/${res.body.id}`);
-    expect(res.body).toMatchObject({ status: 'confirmed', state: 'confirmed', subtotal: '39.98', discount: '0.00', total: '39.98' });
-    expect(await stockOf(engine.core.pool, [product])).toEqual([{ product_id: product, on_hand: 5, available: 3, held: 0, sold: 2 }]);
+    expect(res.body).toMatchObject({
+      status: 'confirmed',
+      state: 'confirmed',
+      subtotal: '39.98',
+      discount: '0.00',
+      total: '39.98',
+    });
+    expect(await stockOf(engine.core.pool, [product])).toEqual([
+      { product_id: product, on_hand: 5, available: 3, held: 0, sold: 2 },
+    ]);
     const [net] = await providerNetByOrder(engine.core.pool, [res.body.id]);
     expect(net).toMatchObject({ chargesSucceeded: 1, net: '39.9800' });
     const steps = await transitionsOf(engine.core.pool, res.body.id);
-    expect(steps.map((s) => s.to_state)).toEqual(['reserving', 'charging', 'recording', 'committingStock', 'confirmed']);
+    expect(steps.map((s) => s.to_state)).toEqual([
+      'reserving',
+      'charging',
+      'recording',
+      'committingStock',
+      'confirmed',
+    ]);
   });
 
   it('confirms with a percent coupon and with a fixed coupon, discount in the total', async () => {
     const product = await freshProduct(engine.core, 5, '19.99');
-    const percent = await place({ user_id: 'couponer', items: [{ product_id: product, quantity: 1 }], coupon_code: await coupon('percent') });
+    const percent = await place({
+      user_id: 'couponer',
+      items: [{ product_id: product, quantity: 1 }],
+      coupon_code: await coupon('percent'),
+    });
     expect(percent.body).toMatchObject({ status: 'confirmed', subtotal: '19.99', discount: '2.00', total: '17.99' });
-    const fixed = await place({ user_id: 'couponer', items: [{ product_id: product, quantity: 1 }], coupon_code: await coupon('fixed') });
+    const fixed = await place({
+      user_id: 'couponer',
+      items: [{ product_id: product, quantity: 1 }],
+      coupon_code: await coupon('fixed'),
+    });
     expect(fixed.body).toMatchObject({ status: 'confirmed', discount: '5.00', total: '14.99' });
     const balance = await getJson(`${engine.url}/api/v1/accounts/discounts:coupons/balance`);
     expect(balance.status).toBe(200);
@@ -88,10 +114,18 @@ describe('an order reaches each outcome', () => {
 
   it.each([
     ['an unknown coupon', async () => 'NOSUCHCOUPON', 'coupon_invalid'],
-    ['an expired coupon', async () => coupon('percent', { expiresAt: new Date('2020-01-01T00:00:00Z') }), 'coupon_expired'],
+    [
+      'an expired coupon',
+      async () => coupon('percent', { expiresAt: new Date('2020-01-01T00:00:00Z') }),
+      'coupon_expired',
+    ],
   ])('rejects %s and releases the stock', async (_name, makeCode, reason) => {
     const product = await freshProduct(engine.core, 3);
-    const res = await place({ user_id: 'coupon-fail', items: [{ product_id: product, quantity: 1 }], coupon_code: await makeCode() });
+    const res = await place({
+      user_id: 'coupon-fail',
+      items: [{ product_id: product, quantity: 1 }],
+      coupon_code: await makeCode(),
+    });
     expect(res.body).toMatchObject({ status: 'rejected', failure_reason: reason });
     expect((await stockOf(engine.core.pool, [product]))[0]).toMatchObject({ available: 3, held: 0, sold: 0 });
   });
@@ -108,9 +142,17 @@ describe('an order reaches each outcome', () => {
   it('fails on a decline, restores the coupon and releases the stock', async () => {
     const product = await freshProduct(engine.core, 2);
     const code = await coupon('percent', { redemptionsMax: 1 });
-    const res = await place({ user_id: 'test_decline_1', items: [{ product_id: product, quantity: 1 }], coupon_code: code });
+    const res = await place({
+      user_id: 'test_decline_1',
+      items: [{ product_id: product, quantity: 1 }],
+      coupon_code: code,
+    });
     expect(res.body).toMatchObject({ status: 'failed', failure_reason: 'payment_declined' });
-    const reuse = await place({ user_id: 'after-decline', items: [{ product_id: product, quantity: 1 }], coupon_code: code });
+    const reuse = await place({
+      user_id: 'after-decline',
+      items: [{ product_id: product, quantity: 1 }],
+      coupon_code: code,
+    });
     expect(reuse.body.status).toBe('confirmed');
   });
 
@@ -167,7 +209,9 @@ describe('an order reaches each outcome', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('order_not_cancellable');
     const balance = await getJson(`${engine.url}/api/v1/accounts/customer:regret/balance`);
-    expect(balance.body.balances).toEqual([expect.objectContaining({ currency: 'USD', debits: '25.00', credits: '25.00', balance: '0.00' })]);
+    expect(balance.body.balances).toEqual([
+      expect.objectContaining({ currency: 'USD', debits: '25.00', credits: '25.00', balance: '0.00' }),
+    ]);
   });
 
   it('validates the whole ledger through the API', async () => {
@@ -191,7 +235,10 @@ describe('a reservation that runs out', () => {
   it('expires the unpaid order, voids the late charge and releases the stock', async () => {
     const product = await freshProduct(slow.core, 2);
     const res = await postJson(`${slow.url}/api/v1/orders`, {
-      currency: 'USD', shipping_address: address, user_id: 'test_timeout_expiry', items: [{ product_id: product, quantity: 1 }],
+      currency: 'USD',
+      shipping_address: address,
+      user_id: 'test_timeout_expiry',
+      items: [{ product_id: product, quantity: 1 }],
     });
     expect(res.status).toBe(202);
     expect(res.body.status).toBe('pending');

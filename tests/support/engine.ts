@@ -40,7 +40,13 @@ export async function startTestEngine(
   };
 }
 
-export const address = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postal_code: 'SW1Y 4JH', country: 'GB' };
+export const address = {
+  name: 'Ada Lovelace',
+  line1: '12 St James Sq',
+  city: 'London',
+  postal_code: 'SW1Y 4JH',
+  country: 'GB',
+};
 
 /** A product of its own for one test, so tests never share stock. */
 export async function freshProduct(core: CoreDeps, stock: number, price = '10.00', currency = 'USD'): Promise<string> {
@@ -50,7 +56,11 @@ export async function freshProduct(core: CoreDeps, stock: number, price = '10.00
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 

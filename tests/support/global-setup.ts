@@ -23,8 +23,16 @@ export default async function setup(): Promise<void> {
   const config = testConfig();
   const servers: Array<[string, string, number]> = [
     ['PostgreSQL', new URL(config.DATABASE_URL).hostname, Number(new URL(config.DATABASE_URL).port || 5432)],
-    ...config.REDLOCK_NODES.map((u): [string, string, number] => [`Redis ${u}`, new URL(u).hostname, Number(new URL(u).port)]),
-    ...config.KAFKA_BROKERS.map((b): [string, string, number] => [`Kafka ${b}`, b.split(':')[0]!, Number(b.split(':')[1])]),
+    ...config.REDLOCK_NODES.map((u): [string, string, number] => [
+      `Redis ${u}`,
+      new URL(u).hostname,
+      Number(new URL(u).port),
+    ]),
+    ...config.KAFKA_BROKERS.map((b): [string, string, number] => [
+      `Kafka ${b}`,
+      b.split(':')[0]!,
+      Number(b.split(':')[1]),
+    ]),
   ];
   const missing: string[] = [];
   for (const [name, host, port] of servers) if (!(await probe(host, port))) missing.push(`${name} (${host}:${port})`);

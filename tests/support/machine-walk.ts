@@ -74,13 +74,18 @@ function inventoryModule(command: Command, e: Effects): ModuleOutcome[] {
     }
     if (e.stock !== 'none') throw new Error(`world: reserve while the reservation is ${e.stock}`);
     return [
-      { effects: { ...e, stock: 'held' }, answer: { type: 'inventory.reserved', expires_at: expiresAt }, label: 'reserve: held' },
+      {
+        effects: { ...e, stock: 'held' },
+        answer: { type: 'inventory.reserved', expires_at: expiresAt },
+        label: 'reserve: held',
+      },
       { effects: e, answer: { type: 'inventory.rejected', reason: 'out_of_stock' }, label: 'reserve: out_of_stock' },
     ];
   }
   if (command.type === 'inventory.commit') {
     // The real module refuses this commit without an answer: the order is already compensating.
-    if (e.stock === 'released' || e.stock === 'tombstone') return [{ effects: e, answer: null, label: 'commit after release: refused' }];
+    if (e.stock === 'released' || e.stock === 'tombstone')
+      return [{ effects: e, answer: null, label: 'commit after release: refused' }];
     if (e.stock !== 'held') throw new Error(`world: commit of a reservation that is ${e.stock}`);
     return [{ effects: { ...e, stock: 'committed' }, answer: { type: 'inventory.committed' }, label: 'commit' }];
   }
@@ -92,7 +97,13 @@ function inventoryModule(command: Command, e: Effects): ModuleOutcome[] {
 function couponModule(command: Command, e: Effects, input: OrderInput): ModuleOutcome[] {
   if (command.type === 'coupon.redeem') {
     if (e.coupon === 'tombstone') {
-      return [{ effects: e, answer: { type: 'coupon.rejected', reason: 'coupon_restored' }, label: 'redeem after its restore: no-op' }];
+      return [
+        {
+          effects: e,
+          answer: { type: 'coupon.rejected', reason: 'coupon_restored' },
+          label: 'redeem after its restore: no-op',
+        },
+      ];
     }
     if (e.coupon !== 'none') throw new Error(`world: redeem while the coupon is ${e.coupon}`);
     const subtotal = parseMoney(String(command.payload.subtotal), String(command.payload.currency));
@@ -102,9 +113,14 @@ function couponModule(command: Command, e: Effects, input: OrderInput): ModuleOu
       answer: { type: 'coupon.rejected', reason },
       label: `redeem: ${reason}`,
     });
-    if (command.payload.code !== input.couponCode) throw new Error('world: redeem of another code than the order carries');
+    if (command.payload.code !== input.couponCode)
+      throw new Error('world: redeem of another code than the order carries');
     return [
-      { effects: { ...e, coupon: 'redeemed', discountGranted: discount }, answer: { type: 'coupon.redeemed', discount }, label: 'redeem' },
+      {
+        effects: { ...e, coupon: 'redeemed', discountGranted: discount },
+        answer: { type: 'coupon.redeemed', discount },
+        label: 'redeem',
+      },
       rejected('coupon_invalid'),
       rejected('coupon_already_used'),
       rejected('coupon_expired'),
@@ -118,7 +134,13 @@ function paymentModule(command: Command, e: Effects): ModuleOutcome[] {
   const amount = String(command.payload.amount);
   if (command.type === 'payment.charge') {
     if (e.refundSeen) {
-      return [{ effects: e, answer: { type: 'payment.failed', reason: 'payment_cancelled' }, label: 'charge after its refund: voided' }];
+      return [
+        {
+          effects: e,
+          answer: { type: 'payment.failed', reason: 'payment_cancelled' },
+          label: 'charge after its refund: voided',
+        },
+      ];
     }
     const charged = { ...e, charged: decimalSum(e.charged, amount) };
     return [
@@ -126,12 +148,18 @@ function paymentModule(command: Command, e: Effects): ModuleOutcome[] {
       { effects: e, answer: { type: 'payment.failed', reason: 'payment_declined' }, label: 'charge: declined' },
       { effects: e, answer: { type: 'payment.failed', reason: 'payment_timeout' }, label: 'charge: timeout' },
       // The provider took the money but its answer was lost: only the refund gives it back.
-      { effects: charged, answer: { type: 'payment.failed', reason: 'payment_timeout' }, label: 'charge: timeout, money taken' },
+      {
+        effects: charged,
+        answer: { type: 'payment.failed', reason: 'payment_timeout' },
+        label: 'charge: timeout, money taken',
+      },
     ];
   }
   const open = new Decimal(e.charged).minus(e.refunded);
   const effects = { ...e, refunded: decimalSum(e.refunded, open), refundSeen: true };
-  return [{ effects, answer: { type: 'payment.refunded', amount: open.toFixed() }, label: `refund (${open.toFixed()})` }];
+  return [
+    { effects, answer: { type: 'payment.refunded', amount: open.toFixed() }, label: `refund (${open.toFixed()})` },
+  ];
 }
 
 function ledgerModule(command: Command, e: Effects): ModuleOutcome[] {
@@ -180,7 +208,8 @@ function applyIntents(world: World, actions: ReadonlyArray<{ type: string; param
     const params = action.params as Record<string, unknown>;
     if (action.type === 'command') {
       const command = params as unknown as Command;
-      if (!(queueNames as readonly string[]).includes(command.queue)) throw new Error(`command to unknown queue ${command.queue}`);
+      if (!(queueNames as readonly string[]).includes(command.queue))
+        throw new Error(`command to unknown queue ${command.queue}`);
       // Message ids are `${orderId}.${type}`: a second command of a type would be dropped as a duplicate.
       if (next.sent.some((c) => c.type === command.type)) throw new Error(`command ${command.type} sent twice`);
       parsePayload(command.queue, command.type, command.payload);
@@ -266,7 +295,10 @@ export function movesOf(world: World, input: OrderInput): Move[] {
   world.pending.forEach((command, index) => {
     for (const outcome of moduleOutcomes(command, world.effects, input)) {
       const inFlight = outcome.answer === null ? world.inFlight : [...world.inFlight, outcome.answer];
-      moves.push({ label: outcome.label, world: { ...world, pending: without(world.pending, index), effects: outcome.effects, inFlight } });
+      moves.push({
+        label: outcome.label,
+        world: { ...world, pending: without(world.pending, index), effects: outcome.effects, inFlight },
+      });
     }
   });
   world.inFlight.forEach((event, index) => {
@@ -324,7 +356,8 @@ export function walk(input: OrderInput, options: WalkOptions): WalkReport {
     const key = keyOf(world);
     const known = memo.get(key);
     if (known !== undefined) return known;
-    if (trace.length > options.depthLimit) throw new Error(`walk deeper than ${options.depthLimit}: ${trace.join(' > ')}`);
+    if (trace.length > options.depthLimit)
+      throw new Error(`walk deeper than ${options.depthLimit}: ${trace.join(' > ')}`);
     report.depthMax = Math.max(report.depthMax, trace.length);
     if (isQuiet(world)) {
       const name = stateName(resolve(world.snapshot).value);

@@ -34,7 +34,10 @@ describe('loadConfig: defaults and coercion', () => {
   });
 
   it('treats an empty value as unset', () => {
-    expect(loadConfig({ HTTP_PORT: '', REDLOCK_ENABLED: '' })).toMatchObject({ HTTP_PORT: 3000, REDLOCK_ENABLED: true });
+    expect(loadConfig({ HTTP_PORT: '', REDLOCK_ENABLED: '' })).toMatchObject({
+      HTTP_PORT: 3000,
+      REDLOCK_ENABLED: true,
+    });
   });
 
   it.each<[Record<string, string>, Record<string, unknown>]>([
@@ -75,7 +78,8 @@ describe('loadConfig: a malformed value is one line that names the variable', ()
   it('names every malformed variable, still on one line', () => {
     const error = configErrorOf({ HTTP_PORT: 'abc', PAYMENT_SIM_DECLINE_RATE: '2', REDLOCK_NODES: 'http://x' });
     expect(error.message).not.toMatch(/[\r\n]/);
-    for (const name of ['HTTP_PORT', 'PAYMENT_SIM_DECLINE_RATE', 'REDLOCK_NODES']) expect(error.message).toContain(`${name}=`);
+    for (const name of ['HTTP_PORT', 'PAYMENT_SIM_DECLINE_RATE', 'REDLOCK_NODES'])
+      expect(error.message).toContain(`${name}=`);
   });
 });
 

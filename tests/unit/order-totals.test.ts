@@ -32,7 +32,10 @@ describe('subtotalOf', () => {
 });
 
 const percent = (percentOff: string): CouponTerms => ({ kind: 'percent', percentOff });
-const fixed = (amount: string, currency: Currency = 'USD'): CouponTerms => ({ kind: 'fixed', amountOff: money(amount, currency) });
+const fixed = (amount: string, currency: Currency = 'USD'): CouponTerms => ({
+  kind: 'fixed',
+  amountOff: money(amount, currency),
+});
 
 describe('discountOf', () => {
   it.each<[string, string, Currency, CouponTerms, string]>([
@@ -87,7 +90,11 @@ describe('totalOf', () => {
   it('subtotal, discount and total agree end to end', () => {
     const subtotal = subtotalOf([line('33.33', 3)], 'USD');
     const discount = discountOf(subtotal, percent('10'));
-    expect([toAmountString(subtotal), toAmountString(discount), totalOf(subtotal, discount)]).toEqual(['99.99', '10.00', '89.99']);
+    expect([toAmountString(subtotal), toAmountString(discount), totalOf(subtotal, discount)]).toEqual([
+      '99.99',
+      '10.00',
+      '89.99',
+    ]);
   });
 
   it('throws on a currency mismatch', () => {

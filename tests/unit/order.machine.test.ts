@@ -64,7 +64,8 @@ function checkSettled(input: OrderInput, world: World, seen: Set<string>): strin
   if (!booked.eq(expected)) fail(`posted - reversed = ${booked.toFixed()}, expected ${expected.toFixed()}`);
   const charge = world.sent.find((c) => c.type === 'payment.charge');
   const refund = world.sent.find((c) => c.type === 'payment.refund');
-  if (charge && refund && charge.payload.amount !== refund.payload.amount) fail('refund asks another amount than the charge');
+  if (charge && refund && charge.payload.amount !== refund.payload.amount)
+    fail('refund asks another amount than the charge');
   if (world.published[0]?.type !== 'order.created') fail('order.created is not the first event');
   const ending = world.published.find((p) => p.type === `order.${name}`);
   if (ending === undefined) fail(`order.${name} not published`);
@@ -103,7 +104,8 @@ describe('order machine: every path through a simulated world', () => {
       'cancelled/cancelled_by_customer',
       'cancelled/cancelled_by_customer after confirmation',
     ];
-    if (input.couponCode !== null) endings.push('rejected/coupon_invalid', 'rejected/coupon_already_used', 'rejected/coupon_expired');
+    if (input.couponCode !== null)
+      endings.push('rejected/coupon_invalid', 'rejected/coupon_already_used', 'rejected/coupon_expired');
     expect([...seen].sort()).toEqual(endings.sort());
   });
 });
@@ -143,7 +145,13 @@ describe('order machine: the happy paths, intent by intent', () => {
       baseInput,
       [
         [placed, 'command inventory.reserve', 'publish order.created'],
-        [reserved, 'schedule reservation.expired', 'publish inventory.reserved', 'command payment.charge', 'schedule payment.deadline'],
+        [
+          reserved,
+          'schedule reservation.expired',
+          'publish inventory.reserved',
+          'command payment.charge',
+          'schedule payment.deadline',
+        ],
         ...paid,
       ],
     ],
@@ -158,7 +166,10 @@ describe('order machine: the happy paths, intent by intent', () => {
       ],
     ],
   ])('%s', (_, input, steps) => {
-    const result = run(input, steps.map(([event]) => event));
+    const result = run(
+      input,
+      steps.map(([event]) => event),
+    );
     expect(result.intents).toEqual(steps.map(([, ...intents]) => intents));
     expect(result.name).toBe('confirmed');
     expect(statusOf(result.name, result.snapshot.context)).toBe('confirmed');
@@ -174,7 +185,9 @@ describe('order machine: the happy paths, intent by intent', () => {
       current = next;
     }
     const command = (type: string) => actions.find((a) => (a.params as { type: string }).type === type)?.params;
-    expect(command('payment.charge')).toMatchObject({ payload: { amount: '89.95', currency: 'USD', customer_id: 'user-1' } });
+    expect(command('payment.charge')).toMatchObject({
+      payload: { amount: '89.95', currency: 'USD', customer_id: 'user-1' },
+    });
     expect(command('ledger.post')).toMatchObject({ payload: { subtotal: '99.95', discount: '10.00', total: '89.95' } });
   });
 });
@@ -244,7 +257,13 @@ const failureCases: FailureCase[] = [
     final: 'failed',
     reason: 'payment_timeout',
   },
-  { name: 'cancel while reserving', input: baseInput, events: [placed, cancel], undos: ['inventory.release'], ...byCustomer },
+  {
+    name: 'cancel while reserving',
+    input: baseInput,
+    events: [placed, cancel],
+    undos: ['inventory.release'],
+    ...byCustomer,
+  },
   {
     name: 'cancel before payment',
     input: withCoupon,
@@ -252,7 +271,13 @@ const failureCases: FailureCase[] = [
     undos: ['coupon.restore', 'inventory.release'],
     ...byCustomer,
   },
-  { name: 'cancel while charging', input: baseInput, events: [...toCoupon, cancel], undos: refundAndRelease, ...byCustomer },
+  {
+    name: 'cancel while charging',
+    input: baseInput,
+    events: [...toCoupon, cancel],
+    undos: refundAndRelease,
+    ...byCustomer,
+  },
   {
     name: 'cancel after confirmation',
     input: withCoupon,
@@ -317,7 +342,12 @@ describe('order machine: what it ignores, and its persisted form', () => {
     ['a late payment success while refunding', baseInput, [placed, reserved, { type: 'payment.deadline' }], succeeded],
     ['a late reservation while releasing', baseInput, [placed, cancel], reserved],
     ['the payment deadline once recording', baseInput, [placed, reserved, succeeded], { type: 'payment.deadline' }],
-    ['the reservation expiry once confirmed', baseInput, [placed, reserved, succeeded, posted, committed], { type: 'reservation.expired' }],
+    [
+      'the reservation expiry once confirmed',
+      baseInput,
+      [placed, reserved, succeeded, posted, committed],
+      { type: 'reservation.expired' },
+    ],
     ['a cancel while compensating', baseInput, [placed, reserved, { type: 'payment.deadline' }], cancel],
     ['a cancel once cancelled', baseInput, [placed, cancel, { type: 'inventory.released' }], cancel],
   ])('leaves the snapshot unchanged on %s', (_, input, events, extra) => {
@@ -354,7 +384,9 @@ describe('order machine: what it ignores, and its persisted form', () => {
     expect(intents(restoredActions)).toEqual(intents(originalActions));
     expect(intents(originalActions).map((a) => a.type)).toEqual(['publish', 'command']);
     const done = run(baseInput, [placed, cancel, { type: 'inventory.released' }]).snapshot;
-    expect(orderMachine.resolveState(JSON.parse(JSON.stringify(orderMachine.getPersistedSnapshot(done)))).status).toBe('done');
+    expect(orderMachine.resolveState(JSON.parse(JSON.stringify(orderMachine.getPersistedSnapshot(done)))).status).toBe(
+      'done',
+    );
   });
 
   it.each<[string, Outcome | null, string, boolean]>([

@@ -59,16 +59,36 @@ describe('orderPaymentEntries', () => {
   });
 
   it.each([
-    { name: 'negative discount', input: payment({ discount: '-5.00', total: '105.00' }), error: /must not be negative/ },
+    {
+      name: 'negative discount',
+      input: payment({ discount: '-5.00', total: '105.00' }),
+      error: /must not be negative/,
+    },
     { name: 'negative total', input: payment({ discount: '110.00', total: '-10.00' }), error: /must not be negative/ },
     { name: 'discount above subtotal', input: payment({ discount: '110.00', total: '0' }), error: /exceeds subtotal/ },
     { name: 'total is not subtotal - discount', input: payment({ total: '86.00' }), error: /is not subtotal/ },
-    { name: 'zero subtotal', input: payment({ subtotal: '0', discount: '0', total: '0' }), error: /subtotal must be positive/ },
+    {
+      name: 'zero subtotal',
+      input: payment({ subtotal: '0', discount: '0', total: '0' }),
+      error: /subtotal must be positive/,
+    },
     { name: 'unknown currency', input: payment({ currency: 'XYZ' }), error: /unknown currency/ },
-    { name: 'more digits than the currency has', input: payment({ subtotal: '100.001', total: '85.001' }), error: /more digits/ },
-    { name: 'a fractional yen', input: payment({ subtotal: '10.5', discount: '0', total: '10.5', currency: 'JPY' }), error: /more digits/ },
+    {
+      name: 'more digits than the currency has',
+      input: payment({ subtotal: '100.001', total: '85.001' }),
+      error: /more digits/,
+    },
+    {
+      name: 'a fractional yen',
+      input: payment({ subtotal: '10.5', discount: '0', total: '10.5', currency: 'JPY' }),
+      error: /more digits/,
+    },
     { name: 'not a number', input: payment({ subtotal: 'ten' }), error: /not a decimal amount/ },
-    { name: 'a user id no account can carry', input: payment({ userId: 'bob smith' }), error: /cannot name a ledger account/ },
+    {
+      name: 'a user id no account can carry',
+      input: payment({ userId: 'bob smith' }),
+      error: /cannot name a ledger account/,
+    },
   ])('refuses $name', ({ input, error }) => {
     expect(() => orderPaymentEntries(input)).toThrow(error);
   });
@@ -91,7 +111,12 @@ describe('reversalEntries', () => {
 });
 
 describe('assertBalanced', () => {
-  const entry = (direction: Entry['direction'], amount: string, currency = 'USD', accountId = 'customer:alice'): Entry => ({
+  const entry = (
+    direction: Entry['direction'],
+    amount: string,
+    currency = 'USD',
+    accountId = 'customer:alice',
+  ): Entry => ({
     accountId,
     direction,
     amount,
@@ -99,24 +124,47 @@ describe('assertBalanced', () => {
   });
 
   it.each([
-    { name: 'one debit, one credit', entries: [entry('debit', '10.00'), entry('credit', '10.00', 'USD', 'merchant:revenue')] },
+    {
+      name: 'one debit, one credit',
+      entries: [entry('debit', '10.00'), entry('credit', '10.00', 'USD', 'merchant:revenue')],
+    },
     {
       name: 'two currencies, each balanced',
-      entries: [entry('debit', '10.00'), entry('credit', '10'), entry('debit', '5', 'EUR'), entry('credit', '5.00', 'EUR')],
+      entries: [
+        entry('debit', '10.00'),
+        entry('credit', '10'),
+        entry('debit', '5', 'EUR'),
+        entry('credit', '5.00', 'EUR'),
+      ],
     },
-    { name: 'amounts that differ only in trailing zeros', entries: [entry('debit', '10.5'), entry('credit', '10.5000')] },
+    {
+      name: 'amounts that differ only in trailing zeros',
+      entries: [entry('debit', '10.5'), entry('credit', '10.5000')],
+    },
   ])('accepts $name', ({ entries }) => {
     expect(() => assertBalanced(entries)).not.toThrow();
   });
 
   it.each([
-    { name: 'debits above credits', entries: [entry('debit', '10.01'), entry('credit', '10.00')], error: /unbalanced in USD: debits - credits = 0.01/ },
-    { name: 'mismatched currencies', entries: [entry('debit', '10.00', 'USD'), entry('credit', '10.00', 'EUR')], error: /unbalanced in USD/ },
+    {
+      name: 'debits above credits',
+      entries: [entry('debit', '10.01'), entry('credit', '10.00')],
+      error: /unbalanced in USD: debits - credits = 0.01/,
+    },
+    {
+      name: 'mismatched currencies',
+      entries: [entry('debit', '10.00', 'USD'), entry('credit', '10.00', 'EUR')],
+      error: /unbalanced in USD/,
+    },
     { name: 'a single entry', entries: [entry('debit', '10.00')], error: /at least 2 entries/ },
     { name: 'no entries', entries: [], error: /at least 2 entries/ },
     { name: 'a zero amount', entries: [entry('debit', '0'), entry('credit', '0')], error: /must be positive/ },
     { name: 'a negative amount', entries: [entry('debit', '-5'), entry('credit', '-5')], error: /must be positive/ },
-    { name: 'an unknown currency', entries: [entry('debit', '5', 'XYZ'), entry('credit', '5', 'XYZ')], error: /unknown currency/ },
+    {
+      name: 'an unknown currency',
+      entries: [entry('debit', '5', 'XYZ'), entry('credit', '5', 'XYZ')],
+      error: /unknown currency/,
+    },
   ])('refuses $name', ({ entries, error }) => {
     expect(() => assertBalanced(entries)).toThrow(error);
   });
