@@ -14,8 +14,8 @@ export async function collectState(pool: Pool, queues: ReadonlyMap<string, Queue
               extract(epoch FROM now() - min(created_at)) AS age
          FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL GROUP BY 1`,
     ),
-    pool.query<{ stock_conserved: boolean; ledger_balanced: boolean }>(
-      `SELECT
+    pool.query<{ stock_conserved: boolean; ledger_balanced: boolean; parked: string }>(
+      `SELECT (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,
          NOT EXISTS (SELECT 1 FROM stock WHERE available + held + sold <> on_hand) AS stock_conserved,
          NOT EXISTS (SELECT currency FROM ledger_entries GROUP BY currency
                       HAVING sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END) <> 0) AS ledger_balanced`,
@@ -29,6 +29,7 @@ export async function collectState(pool: Pool, queues: ReadonlyMap<string, Queue
     metrics.outboxOldestAgeSeconds.set({ destination }, Number(row?.age ?? 0));
   }
   const inv = invariants.rows[0];
+  metrics.outboxParked.set(Number(inv?.parked ?? 0));
   metrics.invariantHolds.set({ invariant: 'stock_conserved' }, inv?.stock_conserved ? 1 : 0);
   metrics.invariantHolds.set({ invariant: 'ledger_balanced' }, inv?.ledger_balanced ? 1 : 0);
   for (const [name, queue] of queues) {

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { createApp } from '../api/app.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import { readRelayStatus } from '../outbox/relay.status.ts';
 import type { CoreDeps } from './core-deps.ts';
 
 export function createApiApp(core: CoreDeps, metrics: Metrics) {
@@ -13,6 +14,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics) {
     queues: core.queues,
     logger: core.logger,
     metrics,
+    readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX) },
     orders: {
       topic: config.KAFKA_TOPIC_ORDER_EVENTS,
       reservationTtlMs: config.RESERVATION_TTL_MS,

@@ -79,6 +79,17 @@ export const configSchema = z.object({
   OUTBOX_SWEEP_AGE_MS: integer(0, 600_000).default(2_000),
   OUTBOX_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
 
+  RELAY_PARTITIONS: integer(1, 64).default(4),
+  RELAY_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
+  RELAY_POLL_INTERVAL_MS: integer(10, 60_000).default(250),
+  RELAY_BACKOFF_MS_MIN: integer(10, 60_000).default(200),
+  RELAY_BACKOFF_MS_MAX: integer(100, 600_000).default(10_000),
+  RELAY_PUBLISH_ATTEMPTS_MAX: integer(1, 100).default(5),
+  RELAY_PAUSE_AFTER_PUBLISH_MS: integer(0, 60_000).default(0),
+  OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
+  OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
+  OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+
   PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
   PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),
   PAYMENT_SIM_LATENCY_MS_MAX: integer(0, 60_000).default(20),

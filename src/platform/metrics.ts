@@ -15,6 +15,9 @@ export interface Metrics {
   outboxOldestAgeSeconds: Gauge<'destination'>;
   queueJobs: Gauge<'queue' | 'state'>;
   invariantHolds: Gauge<'invariant'>;
+  relayPublished: Counter;
+  relayParked: Counter;
+  outboxParked: Gauge;
 }
 
 export function createMetrics(collectDefaults = true): Metrics {
@@ -76,6 +79,21 @@ export function createMetrics(collectDefaults = true): Metrics {
       name: 'order_engine_queue_jobs',
       help: 'BullMQ jobs by queue and state',
       labelNames: ['queue', 'state'],
+      registers,
+    }),
+    relayPublished: new Counter({
+      name: 'order_engine_relay_published_total',
+      help: 'Outbox rows published to Kafka',
+      registers,
+    }),
+    relayParked: new Counter({
+      name: 'order_engine_relay_parked_total',
+      help: 'Outbox rows parked after failing to publish',
+      registers,
+    }),
+    outboxParked: new Gauge({
+      name: 'order_engine_outbox_parked',
+      help: 'Parked outbox rows awaiting replay',
       registers,
     }),
     invariantHolds: new Gauge({

@@ -1,0 +1,103 @@
+// The relay's statements over the outbox. Order per key holds because every row of a key falls
+// in one partition (hash of the key), and one relay at a time works a partition (an advisory
+// lock taken in the claiming transaction). Within a partition rows leave in id order, and per
+// key the id order is the commit order: the order actor writes a key's rows under its row lock.
+import type { Client, Pool } from '../platform/db.ts';
+import type { OutboxRow } from './outbox.sql.ts';
+
+const relayLockNamespace = 727_003;
+
+/** True when this transaction now owns the partition until it ends. */
+export async function tryLockPartition(client: Client, partition: number): Promise<boolean> {
+  const result = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock($1, $2) AS locked`, [
+    relayLockNamespace,
+    partition,
+  ]);
+  return result.rows[0]?.locked === true;
+}
+
+/** The oldest unpublished, unparked Kafka rows of one partition, locked until the transaction ends. */
+export async function claimKafkaBatch(
+  client: Client,
+  partition: number,
+  partitions: number,
+  limit: number,
+): Promise<OutboxRow[]> {
+  const result = await client.query<OutboxRow>(
+    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+       FROM outbox
+      WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
+        AND mod(abs(hashtext(key)::bigint), $2) = $1
+      ORDER BY id
+      LIMIT $3
+      FOR UPDATE`,
+    [partition, partitions, limit],
+  );
+  return result.rows;
+}
+
+export async function markPublished(client: Client, ids: string[]): Promise<void> {
+  await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+}
+
+/** Counts a failed publish of one row; at attemptsMax the row is parked. Returns true if parked. */
+export async function recordPublishFailure(
+  client: Client,
+  id: string,
+  error: string,
+  attemptsMax: number,
+): Promise<boolean> {
+  const result = await client.query<{ parked: boolean }>(
+    `UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000),
+            parked_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+      WHERE id = $1 RETURNING parked_at IS NOT NULL AS parked`,
+    [id, error, attemptsMax],
+  );
+  return result.rows[0]?.parked === true;
+}
+
+export interface ParkedRow {
+  id: string;
+  message_id: string;
+  destination: string;
+  key: string;
+  type: string;
+  attempts: number;
+  last_error: string | null;
+  parked_at: Date;
+}
+
+export async function listParked(pool: Pool, limit = 100): Promise<ParkedRow[]> {
+  const result = await pool.query<ParkedRow>(
+    `SELECT id, message_id, destination, key, type, attempts, last_error, parked_at
+       FROM outbox WHERE parked_at IS NOT NULL ORDER BY id LIMIT $1`,
+    [limit],
+  );
+  return result.rows;
+}
+
+/** Puts parked rows back in line (all of them when ids is empty). Returns how many. */
+export async function replayParked(pool: Pool, ids: string[]): Promise<number> {
+  const result = await pool.query(
+    `UPDATE outbox SET parked_at = NULL, attempts = 0
+      WHERE parked_at IS NOT NULL AND (cardinality($1::bigint[]) = 0 OR id = ANY($1::bigint[]))`,
+    [ids],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
+ * Deletes delivered rows older than the retention, at most batchMax per call. Never touches a
+ * row that is not delivered yet.
+ */
+export async function pruneDelivered(pool: Pool, retentionMs: number, batchMax: number): Promise<number> {
+  const result = await pool.query(
+    `DELETE FROM outbox WHERE id IN (
+       SELECT id FROM outbox
+        WHERE dispatched_at IS NOT NULL
+          AND dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+        ORDER BY id LIMIT $2)`,
+    [retentionMs, batchMax],
+  );
+  return result.rowCount ?? 0;
+}

@@ -1,0 +1,171 @@
+// The outbox relay to Kafka: claim a partition's oldest unpublished rows, publish them with the
+// idempotent producer, and mark them published in the transaction that claimed them, after the
+// broker acknowledged. A crash between publish and mark publishes the batch again (a duplicate,
+// which consumers drop by event id); it never loses one. While Kafka is unreachable the rows
+// wait, and the relay backs off within a bound.
+import type { Message as KafkaMessage, Producer } from 'kafkajs';
+import { sleep, withTransaction, type Client, type Pool } from '../platform/db.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { OutboxRow } from './outbox.sql.ts';
+import { claimKafkaBatch, markPublished, recordPublishFailure, tryLockPartition } from './relay.sql.ts';
+import { producerAcks } from '../platform/kafka.ts';
+
+export interface RelayOptions {
+  partitions: number;
+  batchSizeMax: number;
+  backoffMsMin: number;
+  backoffMsMax: number;
+  publishAttemptsMax: number;
+  /** Fault injection for the chaos tests: a pause between the broker's ack and the mark. */
+  pauseAfterPublishMs: number;
+}
+
+export type KafkaLink = 'ok' | 'down' | 'unknown';
+
+export interface RelayRun {
+  published: number;
+  parked: number;
+  /** The partition was busy (another relay holds it) or the relay is backing off. */
+  skipped: boolean;
+}
+
+export interface Relay {
+  /** Drains one partition until it is empty or a batch fails. */
+  runPartition(partition: number): Promise<RelayRun>;
+  kafkaLink(): KafkaLink;
+  close(): Promise<void>;
+}
+
+const outageErrorNames = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+
+/** An outage (the broker is away, a leader moves) is waited out; anything else may be a poison row. */
+export function isOutage(error: unknown): boolean {
+  for (
+    let e = error as { name?: string; retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+  ) {
+    if (e.retriable === true || (e.name !== undefined && outageErrorNames.has(e.name))) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
+export function kafkaMessageOf(row: OutboxRow): { topic: string; message: KafkaMessage } {
+  return {
+    topic: row.destination.slice('kafka:'.length),
+    message: { key: row.key, value: JSON.stringify(row.payload), headers: row.headers },
+  };
+}
+
+export function createRelay(pool: Pool, producer: Producer, logger: Logger, options: RelayOptions): Relay {
+  let connected = false;
+  let link: KafkaLink = 'unknown';
+  let backoffMs = 0;
+  let backoffUntil = 0;
+
+  async function publish(rows: OutboxRow[]): Promise<void> {
+    if (!connected) {
+      // After an outage the old connection and producer id may be dead: start clean.
+      await producer.disconnect().catch(() => undefined);
+      await producer.connect();
+      connected = true;
+    }
+    const byTopic = new Map<string, KafkaMessage[]>();
+    for (const row of rows) {
+      const { topic, message } = kafkaMessageOf(row);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
+    }
+    await producer.sendBatch({
+      acks: producerAcks,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  function outage(error: unknown): void {
+    connected = false;
+    link = 'down';
+    backoffMs = Math.min(Math.max(backoffMs * 2, options.backoffMsMin), options.backoffMsMax);
+    backoffUntil = Date.now() + backoffMs * (0.5 + Math.random() / 2);
+    logger.warn({ err: error, backoffMs }, 'kafka unreachable; outbox rows wait');
+  }
+
+  /** A batch the broker refused for its content: publish row by row to find and count the culprit. */
+  async function isolatePoison(client: Client, rows: OutboxRow[]): Promise<{ published: string[]; parked: number }> {
+    const published: string[] = [];
+    let parked = 0;
+    for (const row of rows) {
+      try {
+        await publish([row]);
+        published.push(row.id);
+      } catch (error) {
+        if (isOutage(error)) throw error;
+        if (await recordPublishFailure(client, row.id, String(error), options.publishAttemptsMax)) parked++;
+        logger.error({ err: error, outboxId: row.id, messageId: row.message_id }, 'outbox row refused by kafka');
+        // Later rows of this key would overtake it: stop here, keep order, try again next run.
+        break;
+      }
+    }
+    return { published, parked };
+  }
+
+  async function runBatch(partition: number): Promise<{ claimed: number; published: number; parked: number } | null> {
+    return withTransaction(pool, async (client) => {
+      if (!(await tryLockPartition(client, partition))) return null;
+      const rows = await claimKafkaBatch(client, partition, options.partitions, options.batchSizeMax);
+      if (rows.length === 0) return { claimed: 0, published: 0, parked: 0 };
+      try {
+        await publish(rows);
+      } catch (error) {
+        if (isOutage(error)) throw error;
+        const isolated = await isolatePoison(client, rows);
+        await markPublished(client, isolated.published);
+        return { claimed: rows.length, published: isolated.published.length, parked: isolated.parked };
+      }
+      if (options.pauseAfterPublishMs > 0) {
+        logger.info({ partition, rows: rows.length }, 'relay published a batch; pausing before the mark');
+        await sleep(options.pauseAfterPublishMs);
+      }
+      await markPublished(
+        client,
+        rows.map((r) => r.id),
+      );
+      return { claimed: rows.length, published: rows.length, parked: 0 };
+    });
+  }
+
+  return {
+    async runPartition(partition) {
+      if (Date.now() < backoffUntil) return { published: 0, parked: 0, skipped: true };
+      const total: RelayRun = { published: 0, parked: 0, skipped: false };
+      for (;;) {
+        let batch: Awaited<ReturnType<typeof runBatch>>;
+        try {
+          batch = await runBatch(partition);
+        } catch (error) {
+          if (!isOutage(error)) throw error;
+          outage(error);
+          return total;
+        }
+        if (batch === null) return { ...total, skipped: true };
+        link = 'ok';
+        backoffMs = 0;
+        total.published += batch.published;
+        total.parked += batch.parked;
+        // A short batch means the partition is drained; a refused row ends this run too.
+        if (batch.claimed < options.batchSizeMax || batch.published < batch.claimed) return total;
+      }
+    },
+    kafkaLink: () => link,
+    async close() {
+      await producer.disconnect().catch(() => undefined);
+    },
+  };
+}

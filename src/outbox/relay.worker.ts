@@ -1,0 +1,157 @@
+// Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a scheduler per partition
+// (the poll backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job per partition, the
+// prune scheduler, and the heartbeat that /ready reads. Any number of relay processes may run;
+// the partition advisory lock lets one at a time publish a partition.
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import type { Config } from '../platform/config.ts';
+import type { Pool } from '../platform/db.ts';
+import { createKafka, createProducer } from '../platform/kafka.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import {
+  outboxRelayJobOptions,
+  outboxRelayQueueName,
+  pollSchedulerId,
+  pruneSchedulerId,
+  wakeJobId,
+} from '../../queues/outbox-relay.queue.ts';
+import { createRelay, type Relay } from './relay.ts';
+import { pruneDelivered } from './relay.sql.ts';
+import { writeRelayStatus } from './relay.status.ts';
+
+export interface RelayProcessDeps {
+  config: Config;
+  pool: Pool;
+  redis: Redis;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export interface RunningRelay {
+  relay: Relay;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
+  const { config, logger } = deps;
+  const partitions = Array.from({ length: config.RELAY_PARTITIONS }, (_, p) => p);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-relay`,
+    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
+  });
+  const relay = createRelay(deps.pool, createProducer(kafka), logger, {
+    partitions: config.RELAY_PARTITIONS,
+    batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
+    backoffMsMin: config.RELAY_BACKOFF_MS_MIN,
+    backoffMsMax: config.RELAY_BACKOFF_MS_MAX,
+    publishAttemptsMax: config.RELAY_PUBLISH_ATTEMPTS_MAX,
+    pauseAfterPublishMs: config.RELAY_PAUSE_AFTER_PUBLISH_MS,
+  });
+  const prefix = config.QUEUE_PREFIX;
+  const queue = new Queue(outboxRelayQueueName, {
+    connection: deps.redis,
+    prefix,
+    defaultJobOptions: outboxRelayJobOptions,
+  });
+  for (const partition of partitions) {
+    await queue.upsertJobScheduler(
+      pollSchedulerId(partition),
+      { every: config.RELAY_POLL_INTERVAL_MS },
+      { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
+    );
+  }
+  await queue.upsertJobScheduler(
+    pruneSchedulerId,
+    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
+    { name: 'prune', data: {} },
+  );
+
+  const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
+    connection: deps.redis,
+    prefix,
+    concurrency: partitions.length + 1,
+    lockDuration: config.QUEUE_LOCK_DURATION_MS,
+    stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,
+    maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
+  });
+  worker.on('error', (error) => logger.error({ err: error }, 'relay worker error'));
+
+  const wake = () => {
+    for (const partition of partitions) {
+      void queue
+        .add('relay', { partition }, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId(partition) } })
+        .catch((error: unknown) => logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it'));
+    }
+  };
+  const listener = listen(config.DATABASE_URL, logger, wake);
+  const heartbeat = setInterval(() => {
+    void writeRelayStatus(deps.redis, prefix, relay.kafkaLink()).catch(() => undefined);
+  }, 2_000);
+  await writeRelayStatus(deps.redis, prefix, relay.kafkaLink());
+
+  return {
+    relay,
+    queue,
+    async close() {
+      clearInterval(heartbeat);
+      await listener.close();
+      await worker.close();
+      await queue.close();
+      await relay.close();
+    },
+  };
+}
+
+async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): Promise<unknown> {
+  if (job.name === 'prune') {
+    const pruned = await pruneDelivered(deps.pool, deps.config.OUTBOX_RETENTION_MS, deps.config.OUTBOX_PRUNE_BATCH_MAX);
+    if (pruned > 0) deps.logger.info({ pruned }, 'pruned delivered outbox rows');
+    return { pruned };
+  }
+  const run = await relay.runPartition((job.data as { partition: number }).partition);
+  if (run.published > 0) deps.metrics?.relayPublished.inc(run.published);
+  if (run.parked > 0) deps.metrics?.relayParked.inc(run.parked);
+  return run;
+}
+
+/** LISTEN on a dedicated connection, reconnecting with a bounded backoff; the poll covers gaps. */
+function listen(connectionString: string, logger: Logger, onNotify: () => void): { close(): Promise<void> } {
+  let client: pg.Client | null = null;
+  let closed = false;
+  let retryMs = 200;
+  const connect = async () => {
+    while (!closed) {
+      const candidate = new pg.Client({ connectionString, application_name: 'order-engine-relay-listen' });
+      try {
+        candidate.on('error', () => undefined);
+        await candidate.connect();
+        candidate.on('notification', onNotify);
+        candidate.on('end', () => {
+          if (!closed) setTimeout(() => void connect(), retryMs);
+        });
+        await candidate.query('LISTEN outbox_kafka');
+        client = candidate;
+        retryMs = 200;
+        onNotify(); // rows committed while we were not listening
+        return;
+      } catch (error) {
+        await candidate.end().catch(() => undefined);
+        logger.warn({ err: error, retryMs }, 'relay LISTEN failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        retryMs = Math.min(retryMs * 2, 5_000);
+      }
+    }
+  };
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}

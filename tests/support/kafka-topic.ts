@@ -1,0 +1,81 @@
+// Fresh Kafka topics per test and a reader that collects what reached them.
+import { randomUUID } from 'node:crypto';
+import { createKafka } from '../../src/platform/kafka.ts';
+import type { Config } from '../../src/platform/config.ts';
+
+export interface TopicMessage {
+  key: string;
+  eventId: string;
+  correlationId: string;
+  partition: number;
+  offset: string;
+  value: Record<string, unknown>;
+}
+
+export function kafkaOf(config: Config) {
+  return createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: 'test',
+    requestTimeoutMs: 10_000,
+    connectionTimeoutMs: 3_000,
+  });
+}
+
+export async function createTopic(config: Config, partitions = 6): Promise<string> {
+  const topic = `test-events-${randomUUID().slice(0, 8)}`;
+  const admin = kafkaOf(config).admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  return topic;
+}
+
+export async function deleteTopic(config: Config, topic: string): Promise<void> {
+  const admin = kafkaOf(config).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+}
+
+/** Reads the topic from the beginning until `done(messages)` or the timeout. */
+export async function readTopic(
+  config: Config,
+  topic: string,
+  done: (messages: TopicMessage[]) => boolean,
+  timeoutMs: number,
+): Promise<TopicMessage[]> {
+  const consumer = kafkaOf(config).consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const messages: TopicMessage[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`read ${messages.length} messages from ${topic} before the timeout`)),
+        timeoutMs,
+      );
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          messages.push({
+            key: String(message.key),
+            eventId: String(message.headers?.['event-id']),
+            correlationId: String(message.headers?.['correlation-id']),
+            partition,
+            offset: message.offset,
+            value: JSON.parse(String(message.value)) as Record<string, unknown>,
+          });
+          if (done(messages)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}
