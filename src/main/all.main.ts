@@ -1,5 +1,9 @@
-// Entry point: the whole engine in one process (API, every worker, the sweeper).
+// Entry point: the whole engine in one process: the API, every worker, the sweeper, the outbox
+// relay to Kafka and the notifications consumer.
+import { startNotificationsConsumer } from '../notifications/notifications.consumer.ts';
+import { startRelay } from '../outbox/relay.worker.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
+import { createKafka } from '../platform/kafka.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createApiApp, listen } from './api-server.ts';
 import { createCoreDeps } from './core-deps.ts';
@@ -10,10 +14,31 @@ const config = loadConfigOrExit();
 const core = createCoreDeps(config, 'all');
 const metrics = createMetrics();
 const running = startWorkers(core, workerRoles, metrics);
+const relay = await startRelay({
+  config,
+  pool: core.pool,
+  redis: core.redis,
+  logger: core.logger.child({ module: 'relay' }),
+  metrics,
+});
+const kafka = createKafka({
+  brokers: config.KAFKA_BROKERS,
+  clientId: `${config.KAFKA_CLIENT_ID}-notifications`,
+  requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+  connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
+});
+const notifications = await startNotificationsConsumer({
+  kafka,
+  pool: core.pool,
+  logger: core.logger.child({ module: 'notifications' }),
+  topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+});
 const server = await listen(createApiApp(core, metrics), config.HTTP_PORT, config.HTTP_HOST);
-core.logger.info({ port: config.HTTP_PORT, roles: workerRoles }, 'engine running');
+core.logger.info({ url: `http://${config.HTTP_HOST}:${config.HTTP_PORT}`, roles: workerRoles }, 'engine running');
 onShutdown(core.logger, [
   () => new Promise((resolve) => server.close(() => resolve())),
+  () => notifications.stop(),
+  () => relay.close(),
   () => running.close(),
   () => core.close(),
 ]);
