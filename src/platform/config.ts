@@ -32,7 +32,7 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/order_engine'),
-  PG_POOL_SIZE_MAX: integer(1, 200).default(10),
+  PG_POOL_SIZE_MAX: integer(1, 200).default(20),
   PG_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(15_000),
   PG_TX_RETRY_ATTEMPTS_MAX: integer(1, 20).default(5),
   PG_TX_RETRY_BACKOFF_MS: integer(1, 10_000).default(20),
@@ -70,7 +70,7 @@ export const configSchema = z.object({
   QUEUE_MAX_STALLED_COUNT: integer(0, 100).default(3),
   QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(10_000),
   QUEUE_REMOVE_ON_FAIL_COUNT: integer(0, 1_000_000).default(100_000),
-  WORKER_CONCURRENCY: integer(1, 1_000).default(16),
+  WORKER_CONCURRENCY: integer(1, 1_000).default(8),
 
   RESERVATION_TTL_MS: integer(1_000, 86_400_000).default(15 * 60_000),
   PAYMENT_DEADLINE_MS: integer(1_000, 3_600_000).default(120_000),
