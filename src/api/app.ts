@@ -55,7 +55,15 @@ export function createApp(deps: AppDeps): Express {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  app.use('/api/v1/orders', ordersRouter({ pool: deps.pool, dispatcher: deps.dispatcher, ...deps.orders }));
+  app.use(
+    '/api/v1/orders',
+    ordersRouter({
+      pool: deps.pool,
+      dispatcher: deps.dispatcher,
+      ...(deps.transaction ? { transaction: deps.transaction } : {}),
+      ...deps.orders,
+    }),
+  );
   app.use('/api/v1/products', catalogRouter(deps.pool));
   app.use('/api/v1', ledgerRouter(deps.pool));
   deps.mount?.(app);

@@ -1,5 +1,7 @@
-// Where the local services keep their files. Run-time state lives in <repo>/.services (git-ignored, one per
-// clone); the Kafka jars live in the user's cache so that every clone on the machine shares one download.
+// Where the local services keep their files. The services belong to the machine, not to a clone: run-time
+// state (pidfiles, Kafka's data, logs) lives in ${XDG_STATE_HOME:-~/.local/state}/order-engine, so any clone
+// on the machine (a CI checkout beside a working tree) sees the same services as its own and can stop and
+// start them. The Kafka jars live in the user's cache, shared the same way.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +9,17 @@ import { fileURLToPath } from 'node:url';
 export const KAFKA_VERSION = '3.9.1';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const servicesDir = join(repoRoot, '.services');
+/** ORDER_ENGINE_STATE_DIR overrides; otherwise `${XDG_STATE_HOME:-$HOME/.local/state}/order-engine`. */
+export function stateDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.ORDER_ENGINE_STATE_DIR !== undefined && env.ORDER_ENGINE_STATE_DIR !== '') return env.ORDER_ENGINE_STATE_DIR;
+  const stateHome =
+    env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== ''
+      ? env.XDG_STATE_HOME
+      : join(homedir(), '.local', 'state');
+  return join(stateHome, 'order-engine');
+}
+
+export const servicesDir = stateDir();
 
 /** Our own, pinned Maven project that names the Kafka jars; copied into the cache dir before resolving. */
 export const kafkaPomFile = join(repoRoot, 'src', 'local-infra', 'kafka.pom.xml');

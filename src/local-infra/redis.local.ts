@@ -1,5 +1,5 @@
 // Redis nodes: reuse any node that answers PING, else start a throw-away one (no persistence) whose files
-// live in .services/redis-<port>. Only nodes with a live pidfile of ours are ever stopped.
+// live in <state dir>/redis-<port> (see paths.ts). Only nodes with a live pidfile of ours are ever stopped.
 import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { redisNodePaths } from './paths.ts';

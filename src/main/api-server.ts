@@ -10,6 +10,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics) {
   return createApp({
     pool: core.pool,
     dispatcher: core.dispatcher,
+    transaction: core.transaction,
     redis: core.redis,
     queues: core.queues,
     logger: core.logger,

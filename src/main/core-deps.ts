@@ -7,7 +7,7 @@ import { queueNames } from '../../queues/queues.ts';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.ts';
 import { createQueue } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
-import { createPool, type Pool } from '../platform/db.ts';
+import { createPool, type Pool, type TransactionOptions } from '../platform/db.ts';
 import { createNoLock, createRedlock, type Lock } from '../platform/lock.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -20,6 +20,8 @@ export interface CoreDeps {
   dispatcher: Dispatcher;
   lock: Lock;
   logger: Logger;
+  /** Retry policy for serialization failures and deadlocks, from the config. */
+  transaction: TransactionOptions;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     dispatcher,
     lock,
     logger,
+    transaction: { attemptsMax: config.PG_TX_RETRY_ATTEMPTS_MAX, backoffMs: config.PG_TX_RETRY_BACKOFF_MS },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
       await lock.close();

@@ -28,32 +28,29 @@ function handlerFor(
   onStep?: OrderWorkerDeps['onStep'],
   metrics?: Metrics,
 ): MessageHandler {
-  const { config, pool, dispatcher, logger } = core;
+  const { config, logger } = core;
+  // Every handler writes through handleOnce/withTransaction with the configured retry policy.
+  const { pool, dispatcher, transaction } = core;
+  const base = { pool, dispatcher, logger, transaction };
   switch (role) {
     case 'orders':
       return createOrderHandler({
-        pool,
-        dispatcher,
-        logger,
+        ...base,
         topic: config.KAFKA_TOPIC_ORDER_EVENTS,
         ...(onStep ? { onStep } : {}),
       });
     case 'inventory':
       return createInventoryHandler({
-        pool,
-        dispatcher,
-        logger,
+        ...base,
         lock: core.lock,
         lockTtlMs: config.REDLOCK_TTL_MS,
         onLock: (result) => metrics?.lockAcquisitions.inc({ result }),
       });
     case 'coupons':
-      return createCouponsHandler({ pool, dispatcher, logger });
+      return createCouponsHandler(base);
     case 'payments':
       return createPaymentsHandler({
-        pool,
-        dispatcher,
-        logger,
+        ...base,
         provider: createSimulatedProvider(pool, {
           seed: config.PAYMENT_SIM_SEED,
           latencyMsMin: config.PAYMENT_SIM_LATENCY_MS_MIN,
@@ -64,7 +61,7 @@ function handlerFor(
         }),
       });
     case 'ledger':
-      return createLedgerHandler({ pool, dispatcher, logger });
+      return createLedgerHandler(base);
   }
 }
 
