@@ -25,7 +25,9 @@ export async function freshDatabase(url: string): Promise<Pool> {
 }
 
 export function startProcess(entry: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry], {
+  // BENCH_NODE_ARGS passes flags to the engine process, e.g. --cpu-prof to profile it.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  return spawn(process.execPath, [...extra, '--import', 'tsx', entry], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,7 +1,7 @@
 // Benchmark: orders/s from creation to a final state, the p50/p99 of that latency, and the lag
 // from commit to the event on the Kafka topic, under N concurrent HTTP clients.
 // The engine runs as its own process (src/main/all.main.ts) on a fresh database `order_engine_bench`.
-//   npm run bench:orders -- --orders 2000 --clients 50
+//   npm run bench:orders -- --orders 2000 --clients 50 [--mode closed|open] [--products 50]
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
@@ -13,6 +13,9 @@ const { values } = parseArgs({
     orders: { type: 'string', default: '2000' },
     clients: { type: 'string', default: '50' },
     products: { type: 'string', default: '50' },
+    // closed: each client waits for its order's outcome (Prefer: wait) before placing the next,
+    // so at most `clients` orders are in flight. open: clients place orders as fast as they can.
+    mode: { type: 'string', default: 'closed' },
     port: { type: 'string', default: '3100' },
   },
 });
@@ -63,7 +66,7 @@ try {
         const n = next++;
         const res = await fetch(`${url}/api/v1/orders`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...(values.mode === 'closed' ? { Prefer: 'wait=30' } : {}) },
           body: JSON.stringify({
             user_id: `bench-${n % 500}`,
             currency: 'USD',
@@ -71,7 +74,8 @@ try {
             shipping_address: { name: 'B', line1: '1 Road', city: 'Town', postal_code: '1000', country: 'GB' },
           }),
         });
-        if (res.status !== 202) throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
+        if (res.status !== 202 && res.status !== 201)
+          throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
         await res.arrayBuffer();
         if (n % 500 === 499) progress(`${n + 1} placed`);
       }
@@ -112,6 +116,7 @@ try {
       {
         orders: orderCount,
         clients,
+        mode: values.mode,
         products: productIds.length,
         statuses: span.rows[0]!.statuses,
         orders_per_second: Number((orderCount / seconds).toFixed(1)),

@@ -1,10 +1,10 @@
 // /api/v1/orders: place (202 + Location, optional `Prefer: wait=N`), read, cancel.
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { sleep, type Pool } from '../platform/db.ts';
 import { placeOrder, readOrder, requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
 import type { OrderRow } from '../orders/order.sql.ts';
 import { sendError } from './errors.ts';
+import { createOrderWaiter } from './order-waiter.ts';
 import { withIdempotency } from './idempotency.ts';
 import { orderView } from './order.view.ts';
 import { createOrderSchema, uuidParam, validationErrors } from './validation.ts';
@@ -19,23 +19,6 @@ export function preferredWaitMs(req: Request, capSeconds: number): number {
   return match?.[1] === undefined ? 0 : Math.min(Number(match[1]), capSeconds) * 1_000;
 }
 
-/** Polls until the order leaves `pending` or the time runs out; the actor may be in another process. */
-export async function waitForOrder(
-  pool: Pool,
-  id: string,
-  waitMs: number,
-  done: (order: OrderRow) => boolean = (order) => order.status !== 'pending',
-): Promise<OrderRow | undefined> {
-  const deadline = Date.now() + waitMs;
-  let pauseMs = 10;
-  for (;;) {
-    const order = await readOrder(pool, id);
-    if (order === undefined || done(order) || Date.now() >= deadline) return order;
-    await sleep(Math.min(pauseMs, Math.max(1, deadline - Date.now())));
-    pauseMs = Math.min(pauseMs * 2, 100);
-  }
-}
-
 const ended = new Set(['cancelled', 'rejected', 'failed', 'expired']);
 
 export function correlationIdOf(req: Request): string {
@@ -43,8 +26,11 @@ export function correlationIdOf(req: Request): string {
   return given !== undefined && /^[A-Za-z0-9_.-]{1,100}$/.test(given) ? given : randomUUID();
 }
 
+const leftPending = (order: Pick<OrderRow, 'status'>) => order.status !== 'pending';
+
 export function ordersRouter(deps: OrdersRoutesDeps): Router {
   const router = Router();
+  const waiter = createOrderWaiter(deps.pool);
 
   router.post('/', async (req, res) => {
     const parsed = createOrderSchema.safeParse(req.body);
@@ -63,7 +49,7 @@ export function ordersRouter(deps: OrdersRoutesDeps): Router {
         correlationId: correlationIdOf(req),
       });
       if (!placed.ok) return { status: 400, body: { error: placed.error } };
-      const waited = await waitForOrder(deps.pool, placed.value.id, preferredWaitMs(req, deps.waitSecondsMax));
+      const waited = await waiter.wait(placed.value.id, preferredWaitMs(req, deps.waitSecondsMax), leftPending);
       if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
       // 202 while the order is in flight; 201 when `Prefer: wait` saw it reach an outcome.
       return {
@@ -93,7 +79,7 @@ export function ordersRouter(deps: OrdersRoutesDeps): Router {
     const cancelled = await requestCancel(deps, req.params.id, correlationIdOf(req));
     if (!cancelled.ok) return sendError(res, cancelled.error);
     const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
-    const waited = await waitForOrder(deps.pool, req.params.id, waitMs, (o) => ended.has(o.status));
+    const waited = await waiter.wait(req.params.id, waitMs, (o) => ended.has(o.status));
     res.status(202).json(orderView(waited ?? cancelled.value));
   });
 

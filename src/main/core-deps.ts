@@ -65,6 +65,7 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     logger,
     transaction: { attemptsMax: config.PG_TX_RETRY_ATTEMPTS_MAX, backoffMs: config.PG_TX_RETRY_BACKOFF_MS },
     async close() {
+      await this.dispatcher.flush();
       await Promise.all([...queues.values()].map((q) => q.close()));
       await lock.close();
       await redis.quit().catch(() => redis.disconnect());

@@ -12,12 +12,16 @@ export interface Dispatcher {
   dispatch(rows: OutboxRow[]): Promise<void>;
   /** One sweep; returns how many rows it handed over. */
   sweep(): Promise<number>;
+  /** Writes the marks still pending. */
+  flush(): Promise<void>;
 }
 
 export interface DispatcherOptions {
   sweepAgeMs: number;
   batchSizeMax: number;
 }
+
+const markDelayMs = 20;
 
 export function jobDataOf(row: OutboxRow): Message {
   return {
@@ -36,26 +40,44 @@ export function createDispatcher(
   options: DispatcherOptions,
 ): Dispatcher {
   async function addJobs(rows: OutboxRow[]): Promise<string[]> {
-    const added: string[] = [];
-    for (const row of rows) {
-      if (!row.destination.startsWith('queue:')) continue;
-      const queue = queues.get(row.destination.slice('queue:'.length));
-      if (queue === undefined) throw new Error(`no queue for outbox destination ${row.destination}`);
-      const dueAt = row.created_at.getTime() + row.delay_ms;
-      await queue.add(row.type, jobDataOf(row), { jobId: row.message_id, delay: Math.max(0, dueAt - Date.now()) });
-      added.push(row.id);
-    }
-    return added;
+    const queueRows = rows.filter((row) => row.destination.startsWith('queue:'));
+    // ioredis pipelines concurrent commands; the rows of one step go out in one round trip.
+    await Promise.all(
+      queueRows.map((row) => {
+        const queue = queues.get(row.destination.slice('queue:'.length));
+        if (queue === undefined) throw new Error(`no queue for outbox destination ${row.destination}`);
+        const dueAt = row.created_at.getTime() + row.delay_ms;
+        return queue.add(row.type, jobDataOf(row), { jobId: row.message_id, delay: Math.max(0, dueAt - Date.now()) });
+      }),
+    );
+    return queueRows.map((row) => row.id);
   }
+
+  // Marks are written in batches, a few milliseconds late: a mark lost in a crash only means
+  // the sweeper hands the row over again, which the jobId and the receiver's inbox absorb.
+  let marks: string[] = [];
+  let markTimer: NodeJS.Timeout | null = null;
+  const flush = async () => {
+    if (markTimer !== null) clearTimeout(markTimer);
+    markTimer = null;
+    const ids = marks;
+    marks = [];
+    await markDispatched(pool, ids).catch((error: unknown) =>
+      logger.warn({ err: error }, 'dispatch marks not written; the sweeper will re-dispatch'),
+    );
+  };
 
   return {
     async dispatch(rows) {
       try {
-        await markDispatched(pool, await addJobs(rows));
+        marks.push(...(await addJobs(rows)));
+        if (marks.length >= options.batchSizeMax) await flush();
+        else markTimer ??= setTimeout(() => void flush(), markDelayMs);
       } catch (error) {
         logger.warn({ err: error, rows: rows.length }, 'fast-path dispatch failed; the sweeper will retry');
       }
     },
+    flush,
     async sweep() {
       return withTransaction(pool, async (client) => {
         const rows = await claimUndispatchedQueueRows(client, options.sweepAgeMs, options.batchSizeMax);

@@ -21,6 +21,8 @@ import { createRelay, type Relay } from './relay.ts';
 import { pruneDelivered } from './relay.sql.ts';
 import { writeRelayStatus } from './relay.status.ts';
 
+const wakeIntervalMs = 20;
+
 export interface RelayProcessDeps {
   config: Config;
   pool: Pool;
@@ -81,7 +83,20 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   });
   worker.on('error', (error) => logger.error({ err: error }, 'relay worker error'));
 
+  // At most one wake-up per partition every wakeIntervalMs: a burst of commits costs one run,
+  // and a trailing wake-up catches the rows of the burst's last commits.
+  let lastWakeAt = 0;
+  let trailing: NodeJS.Timeout | null = null;
   const wake = () => {
+    const waitMs = lastWakeAt + wakeIntervalMs - Date.now();
+    if (waitMs > 0) {
+      trailing ??= setTimeout(() => {
+        trailing = null;
+        wake();
+      }, waitMs);
+      return;
+    }
+    lastWakeAt = Date.now();
     for (const partition of partitions) {
       void queue
         .add('relay', { partition }, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId(partition) } })
@@ -99,6 +114,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     queue,
     async close() {
       clearInterval(heartbeat);
+      if (trailing !== null) clearTimeout(trailing);
       await listener.close();
       await worker.close();
       await queue.close();

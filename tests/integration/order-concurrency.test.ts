@@ -73,6 +73,7 @@ function duplicatingDispatcher(core: CoreDeps, inner: Dispatcher, counter: { ext
       }
     },
     sweep: () => inner.sweep(),
+    flush: () => inner.flush(),
   };
 }
 

@@ -66,9 +66,29 @@ async function placeOrders(count: number, product: string, prefix: string): Prom
   return placed.map((p) => p.body.id as string);
 }
 
+/** Publishes what earlier test files left in the shared outbox, so the killed relays' batches are this test's rows. */
+async function drainLeftovers(): Promise<void> {
+  const { config, pool, redis, logger } = engine.core;
+  const relay = await startRelay({ config, pool, redis, logger });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const left = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
+      );
+      if (left.rows[0]!.n === 0) return;
+      if (Date.now() > deadline) throw new Error(`${left.rows[0]!.n} leftover Kafka rows did not drain`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await relay.close();
+  }
+}
+
 beforeAll(async () => {
   topic = await createTopic(testConfig());
   engine = await startTestEngine({ KAFKA_TOPIC_ORDER_EVENTS: topic });
+  await drainLeftovers();
   notifications = await startNotificationsConsumer({
     kafka: kafkaOf(engine.core.config),
     pool: engine.core.pool,
