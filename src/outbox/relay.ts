@@ -71,13 +71,24 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
   let backoffMs = 0;
   let backoffUntil = 0;
 
-  async function publish(rows: OutboxRow[]): Promise<void> {
-    if (!connected) {
+  let connecting: Promise<void> | null = null;
+  // Partitions run concurrently on one producer: one of them (re)connects, the others wait for it,
+  // so no partition's reconnect cuts another's send short.
+  async function ensureConnected(): Promise<void> {
+    if (connected) return;
+    connecting ??= (async () => {
       // After an outage the old connection and producer id may be dead: start clean.
       await producer.disconnect().catch(() => undefined);
       await producer.connect();
       connected = true;
-    }
+    })().finally(() => {
+      connecting = null;
+    });
+    await connecting;
+  }
+
+  async function publish(rows: OutboxRow[]): Promise<void> {
+    await ensureConnected();
     const byTopic = new Map<string, KafkaMessage[]>();
     for (const row of rows) {
       const { topic, message } = kafkaMessageOf(row);
