@@ -3,7 +3,7 @@
 import { startNotificationsConsumer } from '../notifications/notifications.consumer.ts';
 import { startRelay } from '../outbox/relay.worker.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
-import { createKafka } from '../platform/kafka.ts';
+import { createKafkaFromConfig } from '../platform/kafka.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createApiApp, listen } from './api-server.ts';
 import { createCoreDeps } from './core-deps.ts';
@@ -21,14 +21,8 @@ const relay = await startRelay({
   logger: core.logger.child({ module: 'relay' }),
   metrics,
 });
-const kafka = createKafka({
-  brokers: config.KAFKA_BROKERS,
-  clientId: `${config.KAFKA_CLIENT_ID}-notifications`,
-  requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-  connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
-});
 const notifications = await startNotificationsConsumer({
-  kafka,
+  kafka: createKafkaFromConfig(config, 'notifications'),
   pool: core.pool,
   logger: core.logger.child({ module: 'notifications' }),
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,

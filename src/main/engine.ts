@@ -9,7 +9,7 @@ import { createLedgerHandler } from '../ledger/ledger.worker.ts';
 import { startModuleWorker, type MessageHandler } from '../outbox/module-worker.ts';
 import { createOrderHandler, type OrderWorkerDeps } from '../orders/order.worker.ts';
 import { createPaymentsHandler } from '../payments/payments.worker.ts';
-import { createSimulatedProvider } from '../payments/simulated.provider.ts';
+import { createSimulatedProvider, simulatedProviderOptionsFrom } from '../payments/simulated.provider.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { isFinalStatus } from '../../machines/order.status.ts';
 import type { CoreDeps } from './core-deps.ts';
@@ -51,14 +51,7 @@ function handlerFor(
     case 'payments':
       return createPaymentsHandler({
         ...base,
-        provider: createSimulatedProvider(pool, {
-          seed: config.PAYMENT_SIM_SEED,
-          latencyMsMin: config.PAYMENT_SIM_LATENCY_MS_MIN,
-          latencyMsMax: config.PAYMENT_SIM_LATENCY_MS_MAX,
-          transientRate: config.PAYMENT_SIM_TRANSIENT_RATE,
-          declineRate: config.PAYMENT_SIM_DECLINE_RATE,
-          lostResponseRate: config.PAYMENT_SIM_LOST_RESPONSE_RATE,
-        }),
+        provider: createSimulatedProvider(pool, simulatedProviderOptionsFrom(config)),
       });
     case 'ledger':
       return createLedgerHandler(base);

@@ -2,7 +2,7 @@
 // it scales (up to one member per partition) and fails apart from the engine.
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createPool } from '../platform/db.ts';
-import { createKafka } from '../platform/kafka.ts';
+import { createKafkaFromConfig } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
 import { startNotificationsConsumer } from '../notifications/notifications.consumer.ts';
 import { onShutdown } from './shutdown.ts';
@@ -15,14 +15,8 @@ const pool = createPool({
   statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
   applicationName: 'order-engine-notifications',
 });
-const kafka = createKafka({
-  brokers: config.KAFKA_BROKERS,
-  clientId: `${config.KAFKA_CLIENT_ID}-notifications`,
-  requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-  connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
-});
 const consumer = await startNotificationsConsumer({
-  kafka,
+  kafka: createKafkaFromConfig(config, 'notifications'),
   pool,
   logger,
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Config } from '../platform/config.ts';
 import type { Pool } from '../platform/db.ts';
-import { createKafka, createProducer } from '../platform/kafka.ts';
+import { createKafkaFromConfig, createProducer } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import {
@@ -40,13 +40,7 @@ export interface RunningRelay {
 export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
   const { config, logger } = deps;
   const partitions = Array.from({ length: config.RELAY_PARTITIONS }, (_, p) => p);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-relay`,
-    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-    connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
-  });
-  const relay = createRelay(deps.pool, createProducer(kafka), logger, {
+  const relay = createRelay(deps.pool, createProducer(createKafkaFromConfig(config, 'relay')), logger, {
     partitions: config.RELAY_PARTITIONS,
     batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
     backoffMsMin: config.RELAY_BACKOFF_MS_MIN,

@@ -1,6 +1,7 @@
 // kafkajs client and the idempotent producer: acks from all replicas, one request in flight,
 // so a retried send can neither duplicate nor reorder a partition's messages.
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import type { Config } from './config.ts';
 
 export type { Producer };
 
@@ -19,6 +20,16 @@ export function createKafka(options: KafkaOptions): Kafka {
     connectionTimeout: options.connectionTimeoutMs,
     logLevel: logLevel.NOTHING,
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+  });
+}
+
+/** The Kafka client of one role of the engine, from the configuration. */
+export function createKafkaFromConfig(config: Config, role: string): Kafka {
+  return createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-${role}`,
+    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: config.KAFKA_CONNECTION_TIMEOUT_MS,
   });
 }
 

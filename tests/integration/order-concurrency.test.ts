@@ -108,3 +108,32 @@ describe('duplicate delivery', () => {
     expect(steps.rows[0].n).toBe(3 * 5 + 3 * 2);
   });
 });
+
+describe('a crash between commit and dispatch', () => {
+  it('delays the order and never loses it: the sweeper hands over what the fast path dropped', async () => {
+    const dropped = { rows: 0 };
+    engine = await startTestEngine(
+      { OUTBOX_SWEEP_AGE_MS: '300', OUTBOX_SWEEP_INTERVAL_MS: '200' },
+      {
+        beforeWorkers: (core) => {
+          const inner = core.dispatcher;
+          // The fast path "crashes" after every commit: nothing reaches BullMQ but by the sweeper.
+          core.dispatcher = {
+            dispatch: async (rows) => {
+              dropped.rows += rows.length;
+            },
+            sweep: () => inner.sweep(),
+            flush: () => inner.flush(),
+          };
+        },
+      },
+    );
+    const product = await freshProduct(engine.core, 2);
+    const ids = await placeMany(4, product, 'swept');
+    expect(await waitUntilFinal(engine.core.pool, ids, 60_000)).toEqual([]);
+    const report = await checkInvariants(engine.core.pool, ids);
+    expect(report.violations).toEqual([]);
+    expect(report.byStatus).toEqual({ confirmed: 2, rejected: 2 });
+    expect(dropped.rows).toBeGreaterThan(10);
+  });
+});

@@ -5,13 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntilFinal } from '../../chaos/invariants.ts';
-import { startNotificationsConsumer } from '../../src/notifications/notifications.consumer.ts';
 import { insertOutbox } from '../../src/outbox/outbox.sql.ts';
 import { listParked, pruneDelivered, replayParked } from '../../src/outbox/relay.sql.ts';
 import { startRelay } from '../../src/outbox/relay.worker.ts';
 import { withTransaction } from '../../src/platform/db.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { createTopic, deleteTopic, kafkaOf, readTopic } from '../support/kafka-topic.ts';
+import { createTopic, deleteTopic, readTopic, startTestNotifications } from '../support/kafka-topic.ts';
 import { allCommittedSeen, committedEvents, compareDelivery, waitUntilDelivered } from '../support/relay-check.ts';
 import { testConfig, testDatabaseUrl } from '../support/test-config.ts';
 
@@ -89,13 +88,7 @@ beforeAll(async () => {
   topic = await createTopic(testConfig());
   engine = await startTestEngine({ KAFKA_TOPIC_ORDER_EVENTS: topic });
   await drainLeftovers();
-  notifications = await startNotificationsConsumer({
-    kafka: kafkaOf(engine.core.config),
-    pool: engine.core.pool,
-    logger: engine.core.logger,
-    topic,
-    groupId: `notifications-${topic}`,
-  });
+  notifications = await startTestNotifications(engine.core, topic);
 }, 120_000);
 
 afterAll(async () => {

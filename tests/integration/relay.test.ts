@@ -4,11 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntilFinal } from '../../chaos/invariants.ts';
 import { startKafka, stopKafka } from '../../src/local-infra/kafka.local.ts';
-import { startNotificationsConsumer } from '../../src/notifications/notifications.consumer.ts';
 import { startRelay, type RunningRelay } from '../../src/outbox/relay.worker.ts';
 import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { testConfig } from '../support/test-config.ts';
-import { createTopic, deleteTopic, kafkaOf, readTopic } from '../support/kafka-topic.ts';
+import { createTopic, deleteTopic, readTopic, startTestNotifications } from '../support/kafka-topic.ts';
 import {
   allCommittedSeen,
   committedEvents,
@@ -77,13 +76,7 @@ beforeAll(async () => {
   const overrides = { RELAY_BACKOFF_MS_MAX: '1000', RELAY_POLL_INTERVAL_MS: '200', WORKER_CONCURRENCY: '32' };
   topic = await createTopic(testConfig());
   engine = await startTestEngine({ ...overrides, KAFKA_TOPIC_ORDER_EVENTS: topic });
-  notifications = await startNotificationsConsumer({
-    kafka: kafkaOf(engine.core.config),
-    pool: engine.core.pool,
-    logger: engine.core.logger,
-    topic,
-    groupId: `notifications-${topic}`,
-  });
+  notifications = await startTestNotifications(engine.core, topic);
 }, 120_000);
 
 afterAll(async () => {
@@ -110,7 +103,13 @@ describe('the outbox relay', () => {
     // Keys are order ids; correlation ids travel from the API request to every event.
     const first = messages.find((m) => m.value.type === 'order.created')!;
     expect(first.value).toMatchObject({ order_id: first.key, schema_version: 1, id: first.eventId });
-    expect(first.correlationId).toMatch(/^corr-bulk-\d+$/);
+    const correlation = await engine.core.pool.query<{ id: string; correlation_id: string }>(
+      `SELECT id::text, correlation_id FROM orders WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const byOrder = new Map(correlation.rows.map((r) => [r.id, r.correlation_id]));
+    expect([...byOrder.values()].every((c) => /^corr-bulk-\d+$/.test(c))).toBe(true);
+    expect(messages.filter((m) => m.correlationId !== byOrder.get(m.key))).toEqual([]);
     const confirmations = await waitForConfirmations(ids, 60_000);
     expect(confirmations.length).toBeGreaterThan(800);
     expect(confirmations.filter((c) => c.n !== 1)).toEqual([]);

@@ -1,23 +1,10 @@
 // Runs once before the suite: checks that every server answers (and fails, naming the one that
 // does not, rather than skipping), then rebuilds the test database's schema from the migrations.
-import net from 'node:net';
 import pg from 'pg';
+import { isPortOpen } from '../../src/local-infra/wait.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createPool } from '../../src/platform/db.ts';
 import { testConfig, testDatabaseUrl } from './test-config.ts';
-
-function probe(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 export default async function setup(): Promise<void> {
   const config = testConfig();
@@ -35,7 +22,8 @@ export default async function setup(): Promise<void> {
     ]),
   ];
   const missing: string[] = [];
-  for (const [name, host, port] of servers) if (!(await probe(host, port))) missing.push(`${name} (${host}:${port})`);
+  for (const [name, host, port] of servers)
+    if (!(await isPortOpen(host, port, 2_000))) missing.push(`${name} (${host}:${port})`);
   if (missing.length > 0) {
     throw new Error(`tests need real servers; not answering: ${missing.join(', ')}. Run \`npm run services:up\`.`);
   }

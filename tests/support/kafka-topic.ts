@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { createKafka } from '../../src/platform/kafka.ts';
 import type { Config } from '../../src/platform/config.ts';
+import type { CoreDeps } from '../../src/main/core-deps.ts';
+import { startNotificationsConsumer } from '../../src/notifications/notifications.consumer.ts';
 
 export interface TopicMessage {
   key: string;
@@ -78,4 +80,15 @@ export async function readTopic(
     await consumer.disconnect();
   }
   return messages;
+}
+
+/** The notifications consumer on a test topic, in a group of its own. */
+export function startTestNotifications(core: CoreDeps, topic: string) {
+  return startNotificationsConsumer({
+    kafka: kafkaOf(core.config),
+    pool: core.pool,
+    logger: core.logger,
+    topic,
+    groupId: `notifications-${topic}`,
+  });
 }
