@@ -1,0 +1,64 @@
+// A job that keeps failing is never dropped silently: it stays in BullMQ's failed set, lands in
+// dead_letters (visible, counted), and an operator can redrive it.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listDeadLetters, redriveDeadLetters } from '../../src/outbox/dead-letters.ts';
+import { startTestEngine, type TestEngine } from '../support/engine.ts';
+import { messageFor } from '../support/harness.ts';
+
+let engine: TestEngine;
+beforeAll(async () => {
+  engine = await startTestEngine({ QUEUE_ATTEMPTS: '2', QUEUE_BACKOFF_MS: '10' });
+});
+afterAll(async () => {
+  await engine?.close();
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('dead letters', () => {
+  it('records a job that cannot succeed, visibly and countably', async () => {
+    const orderId = randomUUID();
+    const queue = engine.core.queues.get('inventory')!;
+    // A reserve with no items is a sender's bug: refused without retry.
+    await queue.add('inventory.reserve', messageFor(orderId, 'inventory.reserve', { items: [], ttl_ms: 1000 }), {
+      jobId: `${orderId}.bad`,
+    });
+    const dead = await until(async () =>
+      (await listDeadLetters(engine.core.pool)).find((d) => d.message_id === `${orderId}.inventory.reserve`),
+    );
+    expect(dead).toMatchObject({ queue: 'inventory', job_id: `${orderId}.bad` });
+    expect(dead.error).toMatch(/bad payload for inventory.reserve/);
+    expect(await queue.getFailedCount()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('redrives a dead letter onto its queue, where it is processed once', async () => {
+    const orderId = randomUUID();
+    const message = messageFor(orderId, 'inventory.release');
+    const inserted = await engine.core.pool.query<{ id: string }>(
+      `INSERT INTO dead_letters (queue, job_id, message_id, data, error, attempts)
+       VALUES ('inventory', $1, $2, $3, 'simulated outage', 8) RETURNING id`,
+      [message.messageId, message.messageId, message],
+    );
+    const id = inserted.rows[0]!.id;
+    expect(await redriveDeadLetters(engine.core.pool, engine.core.queues, [id])).toBe(1);
+    await until(async () => {
+      const seen = await engine.core.pool.query(
+        `SELECT 1 FROM inbox WHERE consumer = 'inventory' AND message_id = $1`,
+        [message.messageId],
+      );
+      return seen.rowCount === 1 ? true : undefined;
+    });
+    const group = await engine.core.pool.query(`SELECT status FROM reservation_groups WHERE order_id = $1`, [orderId]);
+    expect(group.rows).toEqual([{ status: 'released' }]);
+    expect((await listDeadLetters(engine.core.pool)).some((d) => d.id === id)).toBe(false);
+  });
+});
