@@ -21,8 +21,6 @@ import { createRelay, type Relay } from './relay.ts';
 import { pruneDelivered } from './relay.sql.ts';
 import { writeRelayStatus } from './relay.status.ts';
 
-const wakeIntervalMs = 20;
-
 export interface RelayProcessDeps {
   config: Config;
   pool: Pool;
@@ -77,8 +75,10 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   });
   worker.on('error', (error) => logger.error({ err: error }, 'relay worker error'));
 
-  // At most one wake-up per partition every wakeIntervalMs: a burst of commits costs one run,
-  // and a trailing wake-up catches the rows of the burst's last commits.
+  // At most one wake-up per partition every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one
+  // run, and a trailing wake-up catches the rows of the burst's last commits. Each wake-up is a
+  // job per partition, so this interval trades a little lag for much less work under load.
+  const wakeIntervalMs = config.RELAY_WAKE_INTERVAL_MS;
   let lastWakeAt = 0;
   let trailing: NodeJS.Timeout | null = null;
   const wake = () => {

@@ -81,7 +81,8 @@ export const configSchema = z.object({
 
   RELAY_PARTITIONS: integer(1, 64).default(4),
   RELAY_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
-  RELAY_POLL_INTERVAL_MS: integer(10, 60_000).default(250),
+  RELAY_POLL_INTERVAL_MS: integer(10, 60_000).default(1_000),
+  RELAY_WAKE_INTERVAL_MS: integer(0, 10_000).default(100),
   RELAY_BACKOFF_MS_MIN: integer(10, 60_000).default(200),
   RELAY_BACKOFF_MS_MAX: integer(100, 600_000).default(10_000),
   RELAY_PUBLISH_ATTEMPTS_MAX: integer(1, 100).default(5),
