@@ -1,6 +1,7 @@
 // Entry point: workers. `--only inventory,payments` runs some roles; the default runs them all.
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createMetrics } from '../platform/metrics.ts';
+import { serveMetrics } from '../platform/metrics-server.ts';
 import { createCoreDeps } from './core-deps.ts';
 import { startWorkers, workerRoles, type WorkerRole } from './engine.ts';
 import { onShutdown } from './shutdown.ts';
@@ -22,6 +23,8 @@ export function parseRoles(argv: string[]): WorkerRole[] {
 const config = loadConfigOrExit();
 const roles = parseRoles(process.argv.slice(2));
 const core = createCoreDeps(config, `worker-${roles.join('-')}`);
-const running = startWorkers(core, roles, createMetrics(false));
+const metrics = createMetrics();
+const running = startWorkers(core, roles, metrics);
+const metricsServer = serveMetrics(metrics.registry, config.METRICS_PORT, config.HTTP_HOST);
 core.logger.info({ roles }, 'workers running');
-onShutdown(core.logger, [() => running.close(), () => core.close()]);
+onShutdown(core.logger, [() => running.close(), async () => void metricsServer?.close(), () => core.close()]);

@@ -57,6 +57,7 @@ export const configSchema = z.object({
 
   HTTP_PORT: integer(1, 65_535).default(3000),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_PORT: integer(0, 65_535).default(0),
   ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
 
   QUEUE_PREFIX: z
