@@ -22,10 +22,16 @@ export interface OrderWaiter {
 
 export function createOrderWaiter(pool: Pool, tickMs = 50): OrderWaiter {
   const waiters = new Set<Waiter>();
+  // One poll chain at most: a tick is either scheduled (timer) or in flight (polling), never both.
   let timer: NodeJS.Timeout | null = null;
+  let polling = false;
+  const schedule = () => {
+    if (timer === null && !polling && waiters.size > 0) timer = setTimeout(() => void tick(), tickMs);
+  };
 
   async function tick(): Promise<void> {
     timer = null;
+    polling = true;
     const batch = [...waiters];
     try {
       const ids = [...new Set(batch.map((w) => w.id))];
@@ -49,7 +55,8 @@ export function createOrderWaiter(pool: Pool, tickMs = 50): OrderWaiter {
         w.reject(error);
       }
     }
-    if (waiters.size > 0) timer = setTimeout(() => void tick(), tickMs);
+    polling = false;
+    schedule();
   }
 
   return {
@@ -57,7 +64,7 @@ export function createOrderWaiter(pool: Pool, tickMs = 50): OrderWaiter {
       if (waitMs > 0) {
         const seen = await new Promise<OrderStatusRow | undefined>((resolve, reject) => {
           waiters.add({ id, deadline: Date.now() + waitMs, done, resolve, reject });
-          timer ??= setTimeout(() => void tick(), tickMs);
+          schedule();
         });
         if (seen === undefined) return undefined;
       }
