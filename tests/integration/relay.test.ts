@@ -109,7 +109,10 @@ describe('the outbox relay', () => {
     );
     const byOrder = new Map(correlation.rows.map((r) => [r.id, r.correlation_id]));
     expect([...byOrder.values()].every((c) => /^corr-bulk-\d+$/.test(c))).toBe(true);
-    expect(messages.filter((m) => m.correlationId !== byOrder.get(m.key))).toEqual([]);
+    // (The topic may also carry orders of earlier test files that this engine's sweeper finished.)
+    const ours = messages.filter((m) => byOrder.has(m.key));
+    expect(ours.length).toBeGreaterThanOrEqual(5_000);
+    expect(ours.filter((m) => m.correlationId !== byOrder.get(m.key))).toEqual([]);
     const confirmations = await waitForConfirmations(ids, 60_000);
     expect(confirmations.length).toBeGreaterThan(800);
     expect(confirmations.filter((c) => c.n !== 1)).toEqual([]);
