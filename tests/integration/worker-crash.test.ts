@@ -73,8 +73,8 @@ describe('a worker killed mid-job', () => {
         ),
       );
       ids.push(...placed.map((p) => p.body.id as string));
-      // Kill while the pipeline is busy: wait until some job is active, then SIGKILL.
-      for (let i = 0; i < 100 && (await activeJobs()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      // Kill while the pipeline is busy: wait (up to ~10 s, the new process boots first) until some job is active.
+      for (let i = 0; i < 1_000 && (await activeJobs()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
       if ((await activeJobs()) > 0) killsWithJobsInFlight++;
       await killed(worker);
       worker = startWorkerProcess(prefix);
