@@ -41,6 +41,7 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
   const dispatcher = createDispatcher(pool, queues, logger, {
     sweepAgeMs: config.OUTBOX_SWEEP_AGE_MS,
     batchSizeMax: config.OUTBOX_BATCH_SIZE_MAX,
+    redeliverAfterMs: config.OUTBOX_REDELIVER_AFTER_MS,
   });
   // Lock clients fail fast when a node is down, so a quorum of the others still answers.
   const lock = config.REDLOCK_ENABLED

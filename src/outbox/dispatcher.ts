@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { withTransaction, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Message } from '../../queues/message.ts';
-import { claimUndispatchedQueueRows, markDispatched, type OutboxRow } from './outbox.sql.ts';
+import { claimUndispatchedQueueRows, claimUnprocessedQueueRows, markDispatched, type OutboxRow } from './outbox.sql.ts';
 
 export interface Dispatcher {
   /** Fast path after commit. Never throws: a row it fails to hand over waits for the sweeper. */
@@ -19,6 +19,8 @@ export interface Dispatcher {
 export interface DispatcherOptions {
   sweepAgeMs: number;
   batchSizeMax: number;
+  /** Re-hand over a dispatched queue message not processed this long after it was due. */
+  redeliverAfterMs: number;
 }
 
 const markDelayMs = 20;
@@ -80,7 +82,10 @@ export function createDispatcher(
     flush,
     async sweep() {
       return withTransaction(pool, async (client) => {
-        const rows = await claimUndispatchedQueueRows(client, options.sweepAgeMs, options.batchSizeMax);
+        const rows = [
+          ...(await claimUndispatchedQueueRows(client, options.sweepAgeMs, options.batchSizeMax)),
+          ...(await claimUnprocessedQueueRows(client, options.redeliverAfterMs, options.batchSizeMax)),
+        ];
         const ids = await addJobs(rows);
         if (ids.length > 0) {
           await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);

@@ -45,15 +45,22 @@ export async function insertOutbox(client: Client, messages: OutgoingMessage[]):
 }
 
 /**
- * Records that `consumer` processed `messageId`. Returns false when it already had: the caller
- * then changes nothing. Runs inside the transaction that makes the effect.
+ * Records that `consumer` processed `messageId`, and marks the message's outbox row processed.
+ * Returns false when it already had: the caller then changes nothing. Runs inside the
+ * transaction that makes the effect, in one round trip.
  */
 export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
-  const result = await client.query(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
-    consumer,
-    messageId,
-  ]);
-  return result.rowCount === 1;
+  const result = await client.query<{ claimed: boolean }>(
+    `WITH claimed AS (
+       INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1),
+     marked AS (
+       UPDATE outbox SET processed_at = now()
+        WHERE message_id = $2 AND destination = 'queue:' || $1 AND processed_at IS NULL
+          AND EXISTS (SELECT 1 FROM claimed))
+     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed`,
+    [consumer, messageId],
+  );
+  return result.rows[0]?.claimed === true;
 }
 
 /**
@@ -71,6 +78,31 @@ export async function markDispatched(pool: Pool, ids: string[]): Promise<void> {
   await pool.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[]) AND dispatched_at IS NULL`, [
     ids,
   ]);
+}
+
+/**
+ * Queue rows handed to BullMQ but not processed redeliverAfterMs after they were due (their job
+ * lost with Redis' data, say). Re-adding under the same jobId is a no-op while the job still
+ * exists, and the receiver's inbox drops a second processing.
+ */
+export async function claimUnprocessedQueueRows(
+  client: Client,
+  redeliverAfterMs: number,
+  limit: number,
+): Promise<OutboxRow[]> {
+  const result = await client.query<OutboxRow>(
+    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+       FROM outbox
+      WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
+        AND dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+        AND created_at + make_interval(secs => delay_ms::double precision / 1000)
+            < now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY id
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED`,
+    [redeliverAfterMs, limit],
+  );
+  return result.rows;
 }
 
 /**

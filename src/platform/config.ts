@@ -79,6 +79,7 @@ export const configSchema = z.object({
   OUTBOX_SWEEP_INTERVAL_MS: integer(50, 600_000).default(1_000),
   OUTBOX_SWEEP_AGE_MS: integer(0, 600_000).default(2_000),
   OUTBOX_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
+  OUTBOX_REDELIVER_AFTER_MS: integer(1_000, 86_400_000).default(60_000),
 
   RELAY_PARTITIONS: integer(1, 64).default(4),
   RELAY_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
