@@ -2,6 +2,9 @@
 import type { Client, Pool } from '../platform/db.ts';
 import type { OutgoingMessage } from '../../queues/message.ts';
 
+/** The columns of an OutboxRow, for every statement that reads rows to hand over. */
+export const outboxRowColumns = 'id, message_id, destination, key, type, payload, headers, delay_ms, created_at';
+
 export interface OutboxRow {
   id: string;
   message_id: string;
@@ -91,7 +94,7 @@ export async function claimUnprocessedQueueRows(
   limit: number,
 ): Promise<OutboxRow[]> {
   const result = await client.query<OutboxRow>(
-    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+    `SELECT ${outboxRowColumns}
        FROM outbox
       WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
         AND dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
@@ -111,7 +114,7 @@ export async function claimUnprocessedQueueRows(
  */
 export async function claimUndispatchedQueueRows(client: Client, ageMs: number, limit: number): Promise<OutboxRow[]> {
   const result = await client.query<OutboxRow>(
-    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+    `SELECT ${outboxRowColumns}
        FROM outbox
       WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
         AND created_at < now() - make_interval(secs => $1::double precision / 1000)

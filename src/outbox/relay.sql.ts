@@ -3,7 +3,7 @@
 // lock taken in the claiming transaction). Within a partition rows leave in id order, and per
 // key the id order is the commit order: the order actor writes a key's rows under its row lock.
 import type { Client, Pool } from '../platform/db.ts';
-import type { OutboxRow } from './outbox.sql.ts';
+import { outboxRowColumns, type OutboxRow } from './outbox.sql.ts';
 
 const relayLockNamespace = 727_003;
 
@@ -24,7 +24,7 @@ export async function claimKafkaBatch(
   limit: number,
 ): Promise<OutboxRow[]> {
   const result = await client.query<OutboxRow>(
-    `SELECT id, message_id, destination, key, type, payload, headers, delay_ms, created_at
+    `SELECT ${outboxRowColumns}
        FROM outbox
       WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
         AND mod(abs(hashtext(key)::bigint), $2) = $1
