@@ -12,7 +12,8 @@ export type { OrderContext, OrderEvent, OrderInput };
 type Intent =
   | { type: 'command'; params: { queue: string; type: string; payload: Record<string, unknown> } }
   | { type: 'publish'; params: { type: string; data: Record<string, unknown> } }
-  | { type: 'schedule'; params: { type: string; delayMs: number } };
+  | { type: 'schedule'; params: { type: string; delayMs: number } }
+  | { type: 'withdraw'; params: { type: string } };
 
 const command = (queue: string, type: string, payload: (c: OrderContext) => Record<string, unknown> = () => ({})) =>
   ({
@@ -32,12 +33,19 @@ const amounts = (c: OrderContext) => ({
   currency: c.currency,
 });
 
-/** Enters compensation with an outcome and a reason; the reason comes from the event or is fixed. */
-const fail = (outcome: Outcome, reason?: string) =>
-  ({ target: '#order.compensating', actions: { type: 'markFailure', params: { outcome, reason } } }) as const;
+/**
+ * Enters compensation with an outcome and a reason: a fixed reason, else the event's, else the
+ * fallback (else the outcome's name).
+ */
+const fail = (outcome: Outcome, reason?: string, fallbackReason?: string) =>
+  ({
+    target: '#order.compensating',
+    actions: { type: 'markFailure', params: { outcome, reason, fallbackReason } },
+  }) as const;
 const markRequested = (step: keyof OrderContext['requested']) => ({ type: 'markRequested', params: { step } }) as const;
 
-const cancel = fail('cancelled', 'cancelled_by_customer');
+// A cancel names its reason (cancelled_by_customer, cancelled_by_operator); a bare one is the customer's.
+const cancel = fail('cancelled', undefined, 'cancelled_by_customer');
 const reserved = [
   {
     type: 'schedule',
@@ -49,6 +57,11 @@ const reserved = [
   publish('inventory.reserved', (c) => ({ items: c.items })),
 ] as const;
 const expire = fail('expired', 'reservation_expired');
+/** A timer the order no longer waits for: the runtime withdraws it, and ignores it should it still arrive. */
+const withdraw = (type: 'reservation.expired' | 'payment.deadline') =>
+  ({ type: 'withdraw', params: { type } }) as const;
+const withdrawTimers = [withdraw('payment.deadline'), withdraw('reservation.expired')];
+const markSettled = (step: keyof OrderContext['settled']) => ({ type: 'markSettled', params: { step } }) as const;
 
 export const orderMachine = setup({
   types: {
@@ -61,13 +74,22 @@ export const orderMachine = setup({
     command: (_, _params: Extract<Intent, { type: 'command' }>['params']) => undefined,
     publish: (_, _params: Extract<Intent, { type: 'publish' }>['params']) => undefined,
     schedule: (_, _params: Extract<Intent, { type: 'schedule' }>['params']) => undefined,
-    markFailure: assign(({ event }, params: { outcome: Outcome; reason: string | undefined }) => ({
-      outcome: params.outcome,
-      failureReason:
-        params.reason ?? ('reason' in event && typeof event.reason === 'string' ? event.reason : params.outcome),
-    })),
+    withdraw: (_, _params: Extract<Intent, { type: 'withdraw' }>['params']) => undefined,
+    markFailure: assign(
+      ({ event }, params: { outcome: Outcome; reason: string | undefined; fallbackReason?: string | undefined }) => ({
+        outcome: params.outcome,
+        failureReason:
+          params.reason ??
+          ('reason' in event && typeof event.reason === 'string' ? event.reason : undefined) ??
+          params.fallbackReason ??
+          params.outcome,
+      }),
+    ),
     markRequested: assign(({ context }, params: { step: keyof OrderContext['requested'] }) => ({
       requested: { ...context.requested, [params.step]: true },
+    })),
+    markSettled: assign(({ context }, params: { step: keyof OrderContext['settled'] }) => ({
+      settled: { ...context.settled, [params.step]: true },
     })),
   },
   guards: {
@@ -76,6 +98,8 @@ export const orderMachine = setup({
     paymentRequested: ({ context }) => context.requested.payment,
     couponRequested: ({ context }) => context.requested.coupon,
     stockRequested: ({ context }) => context.requested.stock,
+    ledgerPosted: ({ context }) => context.settled.ledger,
+    stockCommitted: ({ context }) => context.settled.stock,
     outcomeIs: ({ context }, params: { outcome: Outcome }) => context.outcome === params.outcome,
   },
 }).createMachine({
@@ -86,6 +110,7 @@ export const orderMachine = setup({
     discount: amount(money(0, input.currency as Currency)),
     total: input.subtotal,
     requested: { stock: false, coupon: false, payment: false, ledger: false },
+    settled: { ledger: false, stock: false },
     outcome: null,
     failureReason: null,
   }),
@@ -152,9 +177,10 @@ export const orderMachine = setup({
           params: ({ context }) => ({ type: 'payment.deadline', delayMs: context.paymentDeadlineMs }),
         },
       ],
+      exit: withdrawTimers,
       on: {
         'payment.succeeded': {
-          target: 'recording',
+          target: 'settling',
           actions: publish('payment.captured', (c) => ({ amount: c.total, currency: c.currency })),
         },
         'payment.failed': fail('failed'),
@@ -163,17 +189,28 @@ export const orderMachine = setup({
         'reservation.expired': expire,
       },
     },
-    recording: {
-      entry: [markRequested('ledger'), command('ledger', 'ledger.post', (c) => ({ user_id: c.userId, ...amounts(c) }))],
+    // Paid: the ledger posting and the stock commit are independent, so both are asked at once and
+    // the order is confirmed when the second answers. A cancel here undoes both (release also
+    // restocks committed units), whichever answered.
+    settling: {
+      entry: [
+        markRequested('ledger'),
+        command('ledger', 'ledger.post', (c) => ({ user_id: c.userId, ...amounts(c) })),
+        command('inventory', 'inventory.commit'),
+      ],
       on: {
-        'ledger.posted': { target: 'committingStock', actions: publish('ledger.posted', amounts) },
-        'order.cancel': cancel,
-      },
-    },
-    committingStock: {
-      entry: command('inventory', 'inventory.commit'),
-      on: {
-        'inventory.committed': 'confirmed',
+        'ledger.posted': [
+          {
+            guard: 'stockCommitted',
+            target: 'confirmed',
+            actions: [markSettled('ledger'), publish('ledger.posted', amounts)],
+          },
+          { actions: [markSettled('ledger'), publish('ledger.posted', amounts)] },
+        ],
+        'inventory.committed': [
+          { guard: 'ledgerPosted', target: 'confirmed', actions: markSettled('stock') },
+          { actions: markSettled('stock') },
+        ],
         'order.cancel': cancel,
       },
     },
@@ -182,6 +219,7 @@ export const orderMachine = setup({
       on: { 'order.cancel': cancel },
     },
     compensating: {
+      entry: withdrawTimers,
       initial: 'ledger',
       states: {
         ledger: { always: [{ guard: 'ledgerRequested', target: 'reversingLedger' }, { target: 'payment' }] },

@@ -22,6 +22,8 @@ export interface OrderContext extends OrderInput {
   total: string;
   /** Steps whose command was sent: each needs its undo on compensation, even if still in flight. */
   requested: { stock: boolean; coupon: boolean; payment: boolean; ledger: boolean };
+  /** After payment, the two steps that run side by side: which has answered. */
+  settled: { ledger: boolean; stock: boolean };
   outcome: Outcome | null;
   failureReason: string | null;
 }

@@ -4,7 +4,7 @@
 //   npm run bench:relay -- --rows 100000 --runs 3
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startRelay } from '../../src/outbox/relay.worker.ts';
+import { startRelay } from '../../src/relay/relay.worker.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createKafka } from '../../src/platform/kafka.ts';
 import { createLogger } from '../../src/platform/logger.ts';

@@ -10,9 +10,13 @@ export async function collectState(pool: Pool, queues: ReadonlyMap<string, Queue
   const [orders, outbox, invariants] = await Promise.all([
     pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM orders GROUP BY status`),
     pool.query<{ destination: string; n: string; age: string | null }>(
-      `SELECT split_part(destination, ':', 1) AS destination, count(*) AS n,
-              extract(epoch FROM now() - min(created_at)) AS age
-         FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL GROUP BY 1`,
+      // Undelivered: a queue row its receiver has not processed (and that is due: a timer waits),
+      // a Kafka row the relay has not published.
+      `SELECT 'queue' AS destination, count(*) AS n, extract(epoch FROM now() - min(due_at)) AS age
+         FROM outbox WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%' AND due_at <= now()
+       UNION ALL
+       SELECT 'kafka', count(*), extract(epoch FROM now() - min(created_at))
+         FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
     ),
     pool.query<{ stock_conserved: boolean; ledger_balanced: boolean; parked: string }>(
       `SELECT (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,

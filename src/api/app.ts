@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { collectState } from '../admin/state.collect.ts';
-import type { HandleOnceDeps } from '../outbox/handle-once.ts';
+import type { HandleOnceDeps } from '../messaging/handle-once.ts';
 import { catalogRouter } from './catalog.routes.ts';
 import { errorHandler } from './errors.ts';
 import { ledgerRouter } from './ledger.routes.ts';

@@ -1,9 +1,9 @@
 // The coupons module's handler for queue "coupons": redeem, and its undo, restore. Each runs once
 // (inbox) and is idempotent per order; a restore that arrives before its redeem leaves a
 // tombstone, so the late redeem takes nothing (no hanging redemption).
-import type { Dispatcher } from '../outbox/dispatcher.ts';
-import { handleOnce } from '../outbox/handle-once.ts';
-import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
+import type { Dispatcher } from '../messaging/dispatcher.ts';
+import { handleBatch, type ModuleRuntime } from '../messaging/handle-once.ts';
+import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import type { Client, Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
@@ -32,22 +32,28 @@ export type CouponRejection = 'coupon_invalid' | 'coupon_expired' | 'coupon_alre
 
 const consumer = 'coupons';
 
-export function createCouponsHandler(deps: CouponsDeps): MessageHandler {
+export function createCouponsRuntime(deps: CouponsDeps): ModuleRuntime {
   const logger = deps.logger.child({ module: 'coupons' });
-  return async (message) => {
-    switch (message.type) {
-      case 'coupon.redeem': {
-        const subtotal = subtotalOf(message);
-        await handleOnce(deps, consumer, message, (client) => redeem(client, message, subtotal, logger));
-        return;
+  return {
+    consumer,
+    async prepare(message) {
+      switch (message.type) {
+        case 'coupon.redeem': {
+          const subtotal = subtotalOf(message);
+          return { message, effect: (client) => redeem(client, message, subtotal, logger) };
+        }
+        case 'coupon.restore':
+          return { message, effect: (client) => restore(client, message) };
+        default:
+          throw new PermanentError(`coupons cannot handle ${message.type}`);
       }
-      case 'coupon.restore':
-        await handleOnce(deps, consumer, message, (client) => restore(client, message));
-        return;
-      default:
-        throw new PermanentError(`coupons cannot handle ${message.type}`);
-    }
+    },
+    commit: async (works) => void (await handleBatch(deps, consumer, works)),
   };
+}
+
+export function createCouponsHandler(deps: CouponsDeps): MessageHandler {
+  return handlerOf(createCouponsRuntime(deps));
 }
 
 /** An amount or currency the engine cannot read is a bug in the sender: no retry fixes it. */

@@ -50,48 +50,93 @@ export async function reserve(
     return { kind: 'already', status: row.status, expiresAt: row.expires_at?.toISOString() ?? null };
   }
   const lines = normalizeItems(items);
-  const stock = await client.query<{ product_id: string; available: number }>(
-    `SELECT product_id, available FROM stock WHERE product_id = ANY($1::text[]) ORDER BY product_id FOR UPDATE`,
-    [lines.map((l) => l.product_id)],
-  );
-  const available = new Map(stock.rows.map((r) => [r.product_id, r.available]));
-  for (const line of lines) {
-    const have = available.get(line.product_id);
-    if (have === undefined) return refuse(client, orderId, { kind: 'unknown_product', productId: line.product_id });
-    if (have < line.quantity) return refuse(client, orderId, { kind: 'out_of_stock', productId: line.product_id });
-  }
-  for (const line of lines) {
-    const updated = await client.query(
-      `UPDATE stock SET available = available - $2, held = held + $2 WHERE product_id = $1 AND available >= $2`,
-      [line.product_id, line.quantity],
-    );
-    if (updated.rowCount !== 1) throw new Error(`conditional decrement failed under row lock for ${line.product_id}`);
-  }
-  await client.query(
-    `INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
-     SELECT $1, l.product_id, l.quantity, 'held', $3 FROM jsonb_to_recordset($2::jsonb) AS l(product_id text, quantity int)`,
-    [orderId, JSON.stringify(lines), group.expires_at],
-  );
-  return { kind: 'reserved', expiresAt: group.expires_at.toISOString() };
+  const held = await holdStock(client, orderId, lines, group.expires_at);
+  if (held.kind === 'reserved') return { kind: 'reserved', expiresAt: group.expires_at.toISOString() };
+  return held;
 }
 
-async function refuse<R extends ReserveResult>(client: Client, orderId: string, result: R): Promise<R> {
-  await client.query(`UPDATE reservation_groups SET status = 'refused', updated_at = now() WHERE order_id = $1`, [
-    orderId,
-  ]);
-  return result;
+/**
+ * In one statement: locks the stock rows in product-id order; if every line is there with enough
+ * available units, moves them from available to held and writes the reservations; otherwise
+ * changes no stock and marks the group refused, naming the first short product. The conditional
+ * decrement under the row locks, and the stock CHECKs, are the guard against oversell.
+ */
+async function holdStock(
+  client: Client,
+  orderId: string,
+  lines: OrderItem[],
+  expiresAt: Date,
+): Promise<{ kind: 'reserved' } | { kind: 'out_of_stock' | 'unknown_product'; productId: string }> {
+  const result = await client.query<{ product_id: string | null; kind: string | null; taken: number }>({
+    name: 'stock-hold',
+    text: `WITH lines AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS l(product_id text, quantity integer)),
+       locked AS MATERIALIZED (
+         SELECT s.product_id, s.available FROM stock s
+          WHERE s.product_id IN (SELECT product_id FROM lines) ORDER BY s.product_id FOR UPDATE),
+       short AS MATERIALIZED (
+         SELECT l.product_id,
+                CASE WHEN k.product_id IS NULL THEN 'unknown_product' ELSE 'out_of_stock' END AS kind
+           FROM lines l LEFT JOIN locked k ON k.product_id = l.product_id
+          WHERE k.product_id IS NULL OR k.available < l.quantity
+          ORDER BY l.product_id LIMIT 1),
+       taken AS (
+         UPDATE stock s SET available = s.available - l.quantity, held = s.held + l.quantity
+           FROM lines l
+          WHERE s.product_id = l.product_id AND s.available >= l.quantity AND NOT EXISTS (SELECT 1 FROM short)
+          RETURNING s.product_id),
+       reserved AS (
+         INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
+         SELECT $1, l.product_id, l.quantity, 'held', $3 FROM lines l WHERE NOT EXISTS (SELECT 1 FROM short)),
+       refused AS (
+         UPDATE reservation_groups SET status = 'refused', updated_at = now()
+          WHERE order_id = $1 AND EXISTS (SELECT 1 FROM short))
+     SELECT (SELECT product_id FROM short), (SELECT kind FROM short), (SELECT count(*)::int FROM taken) AS taken`,
+    values: [orderId, JSON.stringify(lines), expiresAt],
+  });
+  const row = result.rows[0];
+  if (row?.kind === 'out_of_stock' || row?.kind === 'unknown_product') {
+    return { kind: row.kind, productId: row.product_id ?? '' };
+  }
+  if (row?.taken !== lines.length) throw new Error(`conditional decrement failed under row lock for ${orderId}`);
+  return { kind: 'reserved' };
 }
 
-/** held -> committed: the held units become sold. Returns the group's status afterwards. */
+/**
+ * Locks the stock rows of `productIds` and of the reservations of `orderIds`, in product-id order,
+ * until the transaction ends: the lock order every reserve, commit and release also follows.
+ */
+export async function lockStockOf(client: Client, productIds: string[], orderIds: string[]): Promise<void> {
+  await client.query({
+    name: 'stock-lock-batch',
+    text: `SELECT product_id FROM stock
+            WHERE product_id = ANY($1::text[])
+               OR product_id IN (SELECT product_id FROM reservations WHERE order_id = ANY($2::uuid[]))
+            ORDER BY product_id FOR UPDATE`,
+    values: [productIds, orderIds],
+  });
+}
+
+/**
+ * held -> committed: the held units become sold, in one statement. Returns the group's status
+ * afterwards ('released' when a release came first: the late commit changes nothing).
+ */
 export async function commit(client: Client, orderId: string): Promise<GroupStatus | null> {
-  const moved = await client.query(
-    `UPDATE reservation_groups SET status = 'committed', updated_at = now() WHERE order_id = $1 AND status = 'held'`,
-    [orderId],
-  );
-  if (moved.rowCount === 1) {
-    await moveStock(client, orderId, 'held', 'committed', 'held = held - r.quantity, sold = sold + r.quantity');
-    return 'committed';
-  }
+  const moved = await client.query<{ moved: number }>({
+    name: 'stock-commit',
+    text: `WITH g AS (
+       UPDATE reservation_groups SET status = 'committed', updated_at = now()
+        WHERE order_id = $1 AND status = 'held' RETURNING order_id),
+     r AS (
+       UPDATE reservations SET status = 'committed', updated_at = now()
+        WHERE order_id IN (SELECT order_id FROM g) AND status = 'held' RETURNING product_id, quantity),
+     s AS (
+       UPDATE stock s SET held = s.held - r.quantity, sold = s.sold + r.quantity
+         FROM (SELECT * FROM r ORDER BY product_id) r WHERE s.product_id = r.product_id RETURNING 1)
+     SELECT (SELECT count(*)::int FROM g) AS moved, (SELECT count(*) FROM s) AS stock_rows`,
+    values: [orderId],
+  });
+  if (moved.rows[0]?.moved === 1) return 'committed';
+  // Not held: read the status afresh (a release may have committed while this statement waited).
   const row = await client.query<{ status: GroupStatus }>(`SELECT status FROM reservation_groups WHERE order_id = $1`, [
     orderId,
   ]);

@@ -1,15 +1,15 @@
-// The inventory module's handler for queue "inventory": reserve, commit, release. Each runs its
-// effect, its inbox row and its answer in one transaction (handleOnce). The Redlock lease over the
-// product ids only spares PostgreSQL a contention storm; the conditional decrement is the guard.
+// The inventory module's runtime for queue "inventory": reserve, commit, release. A batch of
+// messages runs its effects, inbox rows and answers in one transaction (handleBatch). The Redlock
+// lease over the batch's product ids only spares PostgreSQL a contention storm; the conditional
+// decrement is the guard.
 import { LockUnavailableError, type Lease, type Lock } from '../platform/lock.ts';
+import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { HandleOnceDeps } from '../outbox/handle-once.ts';
-import { handleOnce } from '../outbox/handle-once.ts';
-import type { MessageHandler } from '../outbox/module-worker.ts';
-import { PermanentError } from '../outbox/module-worker.ts';
+import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { commit, normalizeItems, release, reserve } from './inventory.sql.ts';
+import { commit, lockStockOf, release, reserve } from './inventory.sql.ts';
 
 export interface InventoryDeps extends HandleOnceDeps {
   lock: Lock;
@@ -20,58 +20,93 @@ export interface InventoryDeps extends HandleOnceDeps {
 
 const consumer = 'inventory';
 
-export function createInventoryHandler(deps: InventoryDeps): MessageHandler {
-  return async (message) => {
-    switch (message.type) {
-      case 'inventory.reserve':
-        return reserveStock(deps, message);
-      case 'inventory.commit':
-        await handleOnce(deps, consumer, message, async (client) => {
-          const status = await commit(client, message.orderId);
-          // A release that came first (a cancel while committing stock) wins: the late commit is a no-op.
-          if (status === 'released') return [];
-          if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
-          return [answer(message, 'orders', 'inventory.committed')];
-        });
-        return;
-      case 'inventory.release':
-        await handleOnce(deps, consumer, message, async (client) => {
-          await release(client, message.orderId);
-          return [answer(message, 'orders', 'inventory.released')];
-        });
-        return;
-      default:
-        throw new PermanentError(`inventory cannot handle ${message.type}`);
-    }
+function itemsOf(message: Message): OrderItem[] {
+  return (message.payload as { items: OrderItem[] }).items;
+}
+
+export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
+  return {
+    consumer,
+    async prepare(message) {
+      switch (message.type) {
+        case 'inventory.reserve':
+          return { message, effect: (client) => reserveStock(client, message) };
+        case 'inventory.commit':
+          return { message, effect: (client) => commitStock(client, message) };
+        case 'inventory.release':
+          return { message, effect: (client) => releaseStock(client, message) };
+        default:
+          throw new PermanentError(`inventory cannot handle ${message.type}`);
+      }
+    },
+    async commit(works) {
+      const productIds = new Set(
+        works
+          .filter((w) => w.message.type === 'inventory.reserve')
+          .flatMap((w) => itemsOf(w.message).map((i) => i.product_id)),
+      );
+      const resources = [...productIds].sort().map((id) => `lock:product:${id}`);
+      const lease = resources.length > 0 ? await acquireOrProceed(deps, resources) : noLease;
+      try {
+        await handleBatch(deps, consumer, works, lockStockOnce);
+      } finally {
+        await lease.release();
+      }
+    },
   };
 }
 
-async function reserveStock(deps: InventoryDeps, message: Message): Promise<void> {
+export function createInventoryHandler(deps: InventoryDeps): MessageHandler {
+  return handlerOf(createInventoryRuntime(deps));
+}
+
+/**
+ * A batch of several messages locks every stock row it will touch first, in product-id order:
+ * otherwise two batches could take the same rows in opposite orders and deadlock. One message
+ * alone takes its rows in order by itself.
+ */
+async function lockStockOnce(client: Client, claimed: Work[]): Promise<void> {
+  if (claimed.length < 2) return;
+  const reserving = claimed.filter((w) => w.message.type === 'inventory.reserve');
+  const settling = claimed.filter((w) => w.message.type !== 'inventory.reserve');
+  await lockStockOf(
+    client,
+    reserving.flatMap((w) => itemsOf(w.message).map((i) => i.product_id)),
+    settling.map((w) => w.message.orderId),
+  );
+}
+
+async function reserveStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
   const { items, ttl_ms: ttlMs } = message.payload as { items: OrderItem[]; ttl_ms: number };
-  const productIds = normalizeItems(items).map((i) => `lock:product:${i.product_id}`);
-  const lease = await acquireOrProceed(deps, productIds);
-  try {
-    await handleOnce(deps, consumer, message, async (client): Promise<OutgoingMessage[]> => {
-      const result = await reserve(client, message.orderId, items, ttlMs);
-      switch (result.kind) {
-        case 'reserved':
-          return [answer(message, 'orders', 'inventory.reserved', { expires_at: result.expiresAt })];
-        case 'out_of_stock':
-        case 'unknown_product':
-          return [
-            answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId }),
-          ];
-        case 'already':
-          // A tombstone from an earlier release: the late reserve holds nothing and says so.
-          return result.status === 'released'
-            ? [answer(message, 'orders', 'inventory.rejected', { reason: 'reservation_released' })]
-            : [];
-      }
-    });
-  } finally {
-    await lease.release();
+  const result = await reserve(client, message.orderId, items, ttlMs);
+  switch (result.kind) {
+    case 'reserved':
+      return [answer(message, 'orders', 'inventory.reserved', { expires_at: result.expiresAt })];
+    case 'out_of_stock':
+    case 'unknown_product':
+      return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
+    case 'already':
+      // A tombstone from an earlier release: the late reserve holds nothing and says so.
+      return result.status === 'released'
+        ? [answer(message, 'orders', 'inventory.rejected', { reason: 'reservation_released' })]
+        : [];
   }
 }
+
+async function commitStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
+  const status = await commit(client, message.orderId);
+  // A release that came first (a cancel while committing stock) wins: the late commit is a no-op.
+  if (status === 'released') return [];
+  if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
+  return [answer(message, 'orders', 'inventory.committed')];
+}
+
+async function releaseStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
+  await release(client, message.orderId);
+  return [answer(message, 'orders', 'inventory.released')];
+}
+
+const noLease: Lease = { release: async () => undefined };
 
 /**
  * The lease spares PostgreSQL a contention storm; it guards nothing. When it cannot be had (a
@@ -87,6 +122,6 @@ async function acquireOrProceed(deps: InventoryDeps, resources: string[]): Promi
     if (!(error instanceof LockUnavailableError)) throw error;
     deps.onLock?.('unavailable');
     deps.logger.warn({ resources, err: error }, 'lock unavailable; reserving under PostgreSQL row locks alone');
-    return { release: async () => undefined };
+    return noLease;
   }
 }

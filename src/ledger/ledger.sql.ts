@@ -52,21 +52,6 @@ export async function findEntries(db: Queryable, transactionId: string): Promise
   }));
 }
 
-/**
- * Creates the accounts the entries name, each with the kind its prefix implies; existing
- * accounts are left alone. Sorted ids make concurrent creators lock rows in one order.
- */
-export async function ensureAccounts(client: Client, entries: readonly Entry[]): Promise<void> {
-  const ids = [...new Set(entries.map((entry) => entry.accountId))].sort();
-  if (ids.length === 0) return;
-  await client.query(
-    `INSERT INTO ledger_accounts (id, kind)
-     SELECT id, kind FROM unnest($1::text[], $2::text[]) AS a(id, kind) ORDER BY id
-     ON CONFLICT (id) DO NOTHING`,
-    [ids, ids.map(accountKindOf)],
-  );
-}
-
 export interface NewTransaction {
   id: string;
   orderId: string;
@@ -77,33 +62,43 @@ export interface NewTransaction {
 }
 
 /**
- * Inserts one journal transaction and its entries. An empty entry list is only valid for the
- * reversal tombstone. A second transaction of the same kind for the order fails on
- * UNIQUE (order_id, kind); unbalanced entries fail at COMMIT.
+ * Inserts one journal transaction, the accounts its entries name (each with the kind its prefix
+ * implies; existing accounts are left alone) and its entries, in one statement. An empty entry
+ * list is only valid for the reversal tombstone. A second transaction of the same kind for the
+ * order fails on UNIQUE (order_id, kind); unbalanced entries fail at COMMIT.
  */
 export async function insertTransaction(
   client: Client,
   transaction: NewTransaction,
   entries: readonly Entry[],
 ): Promise<void> {
-  await client.query(
-    `INSERT INTO ledger_transactions (id, order_id, kind, reverses, description) VALUES ($1, $2, $3, $4, $5)`,
-    [transaction.id, transaction.orderId, transaction.kind, transaction.reverses, transaction.description],
-  );
-  if (entries.length === 0) return;
-  await ensureAccounts(client, entries);
-  await client.query(
-    `INSERT INTO ledger_entries (transaction_id, account_id, direction, amount, currency)
-     SELECT $1, e.account_id, e.direction, e.amount, e.currency
-       FROM unnest($2::text[], $3::text[], $4::numeric[], $5::text[]) WITH ORDINALITY
+  const accounts = [...new Set(entries.map((entry) => entry.accountId))].sort();
+  await client.query({
+    name: 'ledger-insert-transaction',
+    text: `WITH journal AS (
+       INSERT INTO ledger_transactions (id, order_id, kind, reverses, description)
+       VALUES ($1, $2, $3, $4, $5) RETURNING id),
+     accounts AS (
+       INSERT INTO ledger_accounts (id, kind)
+       SELECT id, kind FROM unnest($6::text[], $7::text[]) AS a(id, kind) ORDER BY id
+       ON CONFLICT (id) DO NOTHING)
+     INSERT INTO ledger_entries (transaction_id, account_id, direction, amount, currency)
+     SELECT (SELECT id FROM journal), e.account_id, e.direction, e.amount, e.currency
+       FROM unnest($8::text[], $9::text[], $10::numeric[], $11::text[]) WITH ORDINALITY
             AS e(account_id, direction, amount, currency, position)
       ORDER BY e.position`,
-    [
+    values: [
       transaction.id,
+      transaction.orderId,
+      transaction.kind,
+      transaction.reverses,
+      transaction.description,
+      accounts,
+      accounts.map(accountKindOf),
       entries.map((entry) => entry.accountId),
       entries.map((entry) => entry.direction),
       entries.map((entry) => entry.amount),
       entries.map((entry) => entry.currency),
     ],
-  );
+  });
 }

@@ -2,9 +2,9 @@
 // is idempotent per order; a reverse that arrives before its post leaves a tombstone, so the late
 // post is a no-op (no hanging posting).
 import { randomUUID } from 'node:crypto';
-import type { Dispatcher } from '../outbox/dispatcher.ts';
-import { handleOnce, type Effect } from '../outbox/handle-once.ts';
-import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
+import type { Dispatcher } from '../messaging/dispatcher.ts';
+import { handleBatch, type Effect, type ModuleRuntime } from '../messaging/handle-once.ts';
+import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import type { Client, Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
@@ -27,13 +27,16 @@ interface LedgerPostPayload {
   currency: string;
 }
 
-export function createLedgerHandler(deps: LedgerDeps): MessageHandler {
-  const logger = deps.logger.child({ module: 'ledger' });
-  return async (message) => {
-    const effect = effectOf(message);
-    const handled = await handleOnce(deps, consumer, message, effect);
-    logger.debug({ orderId: message.orderId, type: message.type, duplicate: !handled }, 'ledger message handled');
+export function createLedgerRuntime(deps: LedgerDeps): ModuleRuntime {
+  return {
+    consumer,
+    prepare: async (message) => ({ message, effect: effectOf(message) }),
+    commit: async (works) => void (await handleBatch(deps, consumer, works)),
   };
+}
+
+export function createLedgerHandler(deps: LedgerDeps): MessageHandler {
+  return handlerOf(createLedgerRuntime(deps));
 }
 
 function effectOf(message: Message): Effect {

@@ -1,7 +1,7 @@
 // Entry point: the whole engine in one process: the API, every worker, the sweeper, the outbox
 // relay to Kafka and the notifications consumer.
 import { startNotificationsConsumer } from '../notifications/notifications.consumer.ts';
-import { startRelay } from '../outbox/relay.worker.ts';
+import { startRelay } from '../relay/relay.worker.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createKafkaFromConfig } from '../platform/kafka.ts';
 import { createMetrics } from '../platform/metrics.ts';

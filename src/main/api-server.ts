@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { createApp } from '../api/app.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import { readRelayStatus } from '../outbox/relay.status.ts';
+import { readRelayStatus } from '../relay/relay.status.ts';
 import type { CoreDeps } from './core-deps.ts';
 
 export function createApiApp(core: CoreDeps, metrics: Metrics) {

@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobOptions, queueLimitsFrom } from '../../queues/job-options.ts';
 import { queueNames } from '../../queues/queues.ts';
-import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.ts';
+import { createDispatcher, type Dispatcher } from '../messaging/dispatcher.ts';
 import { createQueue } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
 import { createPool, type Pool, type TransactionOptions } from '../platform/db.ts';
@@ -66,7 +66,6 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     logger,
     transaction: { attemptsMax: config.PG_TX_RETRY_ATTEMPTS_MAX, backoffMs: config.PG_TX_RETRY_BACKOFF_MS },
     async close() {
-      await this.dispatcher.flush();
       await Promise.all([...queues.values()].map((q) => q.close()));
       await lock.close();
       await redis.quit().catch(() => redis.disconnect());

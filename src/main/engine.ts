@@ -3,12 +3,14 @@
 import type { Worker } from 'bullmq';
 import { workerLimitsFrom } from '../../queues/job-options.ts';
 import type { QueueName } from '../../queues/queues.ts';
-import { createCouponsHandler } from '../coupons/coupons.worker.ts';
-import { createInventoryHandler } from '../inventory/inventory.worker.ts';
-import { createLedgerHandler } from '../ledger/ledger.worker.ts';
-import { startModuleWorker, type MessageHandler } from '../outbox/module-worker.ts';
-import { createOrderHandler, type OrderWorkerDeps } from '../orders/order.worker.ts';
-import { createPaymentsHandler } from '../payments/payments.worker.ts';
+import { createCouponsRuntime } from '../coupons/coupons.worker.ts';
+import { createInventoryRuntime } from '../inventory/inventory.worker.ts';
+import { createLedgerRuntime } from '../ledger/ledger.worker.ts';
+import { startModuleWorker } from '../messaging/module-worker.ts';
+import type { ModuleRuntime } from '../messaging/handle-once.ts';
+import { startSweeper } from '../messaging/sweeper.ts';
+import { createOrderRuntime, type OrderWorkerDeps } from '../orders/order.worker.ts';
+import { createPaymentsRuntime } from '../payments/payments.worker.ts';
 import { createSimulatedProvider, simulatedProviderOptionsFrom } from '../payments/simulated.provider.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { isFinalStatus } from '../../machines/order.status.ts';
@@ -22,39 +24,39 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-function handlerFor(
+function runtimeFor(
   core: CoreDeps,
   role: QueueName,
   onStep?: OrderWorkerDeps['onStep'],
   metrics?: Metrics,
-): MessageHandler {
+): ModuleRuntime {
   const { config, logger } = core;
-  // Every handler writes through handleOnce/withTransaction with the configured retry policy.
+  // Every runtime writes through handleBatch/withTransaction with the configured retry policy.
   const { pool, dispatcher, transaction } = core;
   const base = { pool, dispatcher, logger, transaction };
   switch (role) {
     case 'orders':
-      return createOrderHandler({
+      return createOrderRuntime({
         ...base,
         topic: config.KAFKA_TOPIC_ORDER_EVENTS,
         ...(onStep ? { onStep } : {}),
       });
     case 'inventory':
-      return createInventoryHandler({
+      return createInventoryRuntime({
         ...base,
         lock: core.lock,
         lockTtlMs: config.REDLOCK_TTL_MS,
         onLock: (result) => metrics?.lockAcquisitions.inc({ result }),
       });
     case 'coupons':
-      return createCouponsHandler(base);
+      return createCouponsRuntime(base);
     case 'payments':
-      return createPaymentsHandler({
+      return createPaymentsRuntime({
         ...base,
         provider: createSimulatedProvider(pool, simulatedProviderOptionsFrom(config)),
       });
     case 'ledger':
-      return createLedgerHandler(base);
+      return createLedgerRuntime(base);
   }
 }
 
@@ -82,10 +84,15 @@ export function startWorkers(
       connection: core.redis,
       prefix: core.config.QUEUE_PREFIX,
       limits: workerLimitsFrom(core.config),
+      groupCommit: {
+        batchSizeMax: core.config.BATCH_SIZE_MAX,
+        batchesInFlightMax: core.config.BATCHES_IN_FLIGHT_MAX,
+        lingerMs: core.config.BATCH_LINGER_MS,
+      },
       pool: core.pool,
       logger: core.logger.child({ module: role }),
     };
-    const worker = startModuleWorker(options, handlerFor(core, role, onStep, metrics));
+    const worker = startModuleWorker(options, runtimeFor(core, role, onStep, metrics));
     if (metrics !== undefined) {
       worker.on('failed', (job, error) => {
         const final =
@@ -95,26 +102,14 @@ export function startWorkers(
     }
     workers.push(worker);
   }
-  let sweeping = roles.includes('sweeper');
-  const sweeper = sweeping ? sweepLoop(core, () => sweeping) : Promise.resolve();
+  const sweeper = roles.includes('sweeper')
+    ? startSweeper(core.dispatcher, core.logger.child({ module: 'sweeper' }), core.config.OUTBOX_SWEEP_INTERVAL_MS)
+    : null;
   return {
     workers,
     async close() {
-      sweeping = false;
+      await sweeper?.stop();
       await Promise.all(workers.map((w) => w.close()));
-      await sweeper;
     },
   };
-}
-
-async function sweepLoop(core: CoreDeps, running: () => boolean): Promise<void> {
-  while (running()) {
-    try {
-      const swept = await core.dispatcher.sweep();
-      if (swept > 0) core.logger.info({ swept }, 'sweeper re-dispatched outbox rows');
-    } catch (error) {
-      core.logger.warn({ err: error }, 'sweep failed; next interval retries');
-    }
-    await new Promise((resolve) => setTimeout(resolve, core.config.OUTBOX_SWEEP_INTERVAL_MS));
-  }
 }

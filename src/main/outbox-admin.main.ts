@@ -3,8 +3,8 @@
 //   npm run outbox -- replay <id>... | --all  put parked rows back in line for the relay
 //   npm run outbox -- dead                    jobs that exhausted their attempts (dead_letters)
 //   npm run outbox -- redrive <id>...         put dead-lettered messages back on their queues
-import { listDeadLetters, redriveDeadLetters } from '../outbox/dead-letters.ts';
-import { listParked, replayParked } from '../outbox/relay.sql.ts';
+import { listDeadLetters, redriveDeadLetters } from '../messaging/dead-letters.ts';
+import { listParked, replayParked } from '../relay/relay.sql.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createCoreDeps } from './core-deps.ts';
 

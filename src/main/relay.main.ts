@@ -2,7 +2,7 @@
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { serveMetrics } from '../platform/metrics-server.ts';
-import { startRelay } from '../outbox/relay.worker.ts';
+import { startRelay } from '../relay/relay.worker.ts';
 import { createCoreDeps } from './core-deps.ts';
 import { onShutdown } from './shutdown.ts';
 

@@ -1,12 +1,12 @@
 // The notifications consumer of the Kafka topic order-events: one "sent" record per confirmed
-// order, however often Kafka delivers its event. kafkajs commits an offset only after eachMessage
-// returns, so a crash mid-message redelivers it; the inbox row, written in the same transaction
-// as the notification, makes that redelivery change nothing.
-import type { EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
-import type { OrderEventEnvelope, OrderEventType } from '../outbox/event-envelope.ts';
-import { withTransaction, type Pool } from '../platform/db.ts';
+// order, however often Kafka delivers its event. It takes what a fetch brought, records the whole
+// batch in one statement (inbox rows and notifications together), and only then resolves the
+// batch's offsets: a crash mid-batch redelivers it, and the inbox rows make that change nothing.
+import type { EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { OrderEventType } from '../relay/event-envelope.ts';
+import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { claimEvent, recordNotification, type NotificationKind } from './notifications.sql.ts';
+import { recordEvents, type NotificationKind, type ReceivedEventWork } from './notifications.sql.ts';
 import { parseEnvelope } from './order-event.parse.ts';
 
 export interface NotificationsConsumerOptions {
@@ -32,12 +32,9 @@ export const notificationKindByEventType: Partial<Record<OrderEventType, Notific
   'order.confirmed': 'order_confirmation',
 };
 
-/** What one delivery changed: nothing (a duplicate), the inbox only, or the inbox and a notification. */
-export type EventOutcome = 'duplicate' | 'recorded' | 'notified' | 'already_notified';
-
-// Explicit limits. While PostgreSQL is down, a message is retried with backoff up to
+// Explicit limits. While PostgreSQL is down, a batch is retried with backoff up to
 // maxRetryTime; when the retries run out kafkajs restarts the consumer from the last committed
-// offset, so the message is tried again and never skipped.
+// offset, so the batch is tried again and never skipped.
 const consumerLimits = {
   sessionTimeout: 30_000,
   rebalanceTimeout: 60_000,
@@ -46,30 +43,10 @@ const consumerLimits = {
   maxBytesPerPartition: 1_048_576,
   retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5_000, factor: 0.2, multiplier: 2 },
 };
-// Each partition in flight holds one pooled connection for its transaction.
+// Each partition in flight holds one pooled connection for its statement.
 const partitionsConsumedConcurrently = 3;
-
-/** The effect of one event, in one transaction: claim its inbox row, then send what it asks for. */
-export async function handleOrderEvent(
-  pool: Pool,
-  envelope: OrderEventEnvelope,
-  correlationId: string | null,
-): Promise<EventOutcome> {
-  const kind = notificationKindByEventType[envelope.type];
-  return withTransaction(pool, async (client) => {
-    const claimed = await claimEvent(client, { eventId: envelope.id, orderId: envelope.order_id, type: envelope.type });
-    if (!claimed) return 'duplicate';
-    if (kind === undefined) return 'recorded';
-    const sent = await recordNotification(client, {
-      orderId: envelope.order_id,
-      kind,
-      eventId: envelope.id,
-      correlationId,
-      payload: envelope.data,
-    });
-    return sent ? 'notified' : 'already_notified';
-  });
-}
+/** Events per statement: a fetch may bring thousands after an outage. */
+const eventsPerStatementMax = 500;
 
 function headerText(headers: IHeaders | undefined, name: string): string | null {
   const value = headers?.[name];
@@ -83,22 +60,47 @@ export async function startNotificationsConsumer(
   const { kafka, pool, topic, groupId = 'notifications' } = options;
   const logger = options.logger.child({ module: 'notifications', groupId, topic });
 
-  async function eachMessage({ partition, message }: EachMessagePayload): Promise<void> {
-    const at = { partition, offset: message.offset };
-    const parsed = parseEnvelope(message.value);
-    if (!parsed.ok) {
-      // Skipped, not retried: the same bytes would fail the same way forever and block the partition.
-      logger.warn({ ...at, reason: parsed.reason, detail: parsed.detail }, 'malformed order event skipped');
-      return;
+  /** The events of a batch in offset order; a malformed message is logged and skipped. */
+  function receivedOf(partition: number, messages: KafkaMessage[]): ReceivedEventWork[] {
+    const events: ReceivedEventWork[] = [];
+    for (const message of messages) {
+      const parsed = parseEnvelope(message.value);
+      if (!parsed.ok) {
+        // Skipped, not retried: the same bytes would fail the same way forever and block the partition.
+        logger.warn(
+          { partition, offset: message.offset, reason: parsed.reason, detail: parsed.detail },
+          'malformed order event skipped',
+        );
+        continue;
+      }
+      const { envelope } = parsed;
+      const kind = notificationKindByEventType[envelope.type];
+      events.push({
+        eventId: envelope.id,
+        orderId: envelope.order_id,
+        type: envelope.type,
+        correlationId: headerText(message.headers, 'correlation-id'),
+        notify: kind === undefined ? null : { kind, payload: envelope.data },
+      });
     }
-    const { envelope } = parsed;
-    try {
-      const outcome = await handleOrderEvent(pool, envelope, headerText(message.headers, 'correlation-id'));
-      logger.debug({ ...at, eventId: envelope.id, type: envelope.type, outcome }, 'order event handled');
-    } catch (error) {
-      // Thrown on so kafkajs retries: the offset stays uncommitted and the event comes back.
-      logger.warn({ ...at, eventId: envelope.id, err: error }, 'order event not recorded; it will be redelivered');
-      throw error;
+    return events;
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    for (let start = 0; start < batch.messages.length; start += eventsPerStatementMax) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + eventsPerStatementMax);
+      const events = receivedOf(batch.partition, chunk);
+      try {
+        const outcome = await recordEvents(pool, events);
+        logger.debug({ partition: batch.partition, events: events.length, ...outcome }, 'order events recorded');
+      } catch (error) {
+        // Thrown on so kafkajs retries: the offsets stay unresolved and the events come back.
+        logger.warn({ partition: batch.partition, err: error }, 'order event not recorded; it will be redelivered');
+        throw error;
+      }
+      resolveOffset(chunk.at(-1)!.offset);
+      await heartbeat();
     }
   }
 
@@ -112,7 +114,7 @@ export async function startNotificationsConsumer(
     // A new group starts at the oldest retained event, so an order confirmed before this consumer
     // first ran still gets its notification; the inbox makes the re-read harmless.
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ autoCommit: true, partitionsConsumedConcurrently, eachMessage });
+    await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
   } catch (error) {
     await consumer.disconnect().catch(() => undefined);
     throw error;

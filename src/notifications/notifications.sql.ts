@@ -1,7 +1,7 @@
 // The notifications module's SQL: its own inbox of Kafka events and the notifications it sent.
 // The primary key of the inbox and the (order_id, kind) unique constraint are the guards against
 // a redelivered event; the consumer's Kafka offsets are only a bookmark.
-import type { Client, Queryable } from '../platform/db.ts';
+import type { Queryable } from '../platform/db.ts';
 
 /** The kinds the notifications table's CHECK allows. */
 export type NotificationKind = 'order_confirmation';
@@ -30,36 +30,51 @@ export interface NotificationRow {
   sent_at: Date;
 }
 
-/**
- * Records that the event arrived. Returns true the first time only: a second delivery (even one
- * racing the first on another consumer, which waits for its commit) returns false and the caller
- * changes nothing. Runs in the transaction that makes the event's effect.
- */
-export async function claimEvent(client: Client, event: ReceivedEvent): Promise<boolean> {
-  const result = await client.query(
-    `INSERT INTO notification_inbox (event_id, order_id, type) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`,
-    [event.eventId, event.orderId, event.type],
-  );
-  return result.rowCount === 1;
+/** One received event, with the notification it asks for, if any. */
+export interface ReceivedEventWork extends ReceivedEvent {
+  correlationId: string | null;
+  notify: { kind: NotificationKind; payload: Record<string, unknown> } | null;
 }
 
 /**
- * Writes the "sent" record. At most one per (order, kind): another event that asks for the same
- * notification of the same order finds it sent and returns false.
+ * Records a batch of received events and sends what they ask for, in one statement (one
+ * transaction). An event id already in the inbox (a redelivery, even one racing this batch on
+ * another consumer, which waits for its commit) is skipped and sends nothing; at most one
+ * notification exists per (order, kind), whichever event asks first. Returns how many events were
+ * new and how many notifications were sent.
  */
-export async function recordNotification(client: Client, notification: NotificationToSend): Promise<boolean> {
-  const result = await client.query(
-    `INSERT INTO notifications (order_id, kind, event_id, correlation_id, payload) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (order_id, kind) DO NOTHING`,
-    [
-      notification.orderId,
-      notification.kind,
-      notification.eventId,
-      notification.correlationId,
-      JSON.stringify(notification.payload),
+export async function recordEvents(db: Queryable, events: ReceivedEventWork[]): Promise<{ new: number; sent: number }> {
+  if (events.length === 0) return { new: 0, sent: 0 };
+  const result = await db.query<{ new: number; sent: number }>({
+    name: 'notifications-record-batch',
+    text: `WITH claimed AS (
+       INSERT INTO notification_inbox (event_id, order_id, type)
+       SELECT e.event_id, e.order_id, e.type
+         FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, order_id uuid, type text)
+        ORDER BY e.event_id
+       ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
+     sent AS (
+       INSERT INTO notifications (order_id, kind, event_id, correlation_id, payload)
+       SELECT e.order_id, e.kind, e.event_id, e.correlation_id, e.payload
+         FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, order_id uuid, kind text, correlation_id text,
+              payload jsonb)
+        WHERE e.kind IS NOT NULL AND e.event_id IN (SELECT event_id FROM claimed)
+       ON CONFLICT (order_id, kind) DO NOTHING RETURNING 1)
+     SELECT (SELECT count(*) FROM claimed)::int AS new, (SELECT count(*) FROM sent)::int AS sent`,
+    values: [
+      JSON.stringify(
+        events.map((e) => ({
+          event_id: e.eventId,
+          order_id: e.orderId,
+          type: e.type,
+          kind: e.notify?.kind ?? null,
+          correlation_id: e.correlationId,
+          payload: e.notify?.payload ?? null,
+        })),
+      ),
     ],
-  );
-  return result.rowCount === 1;
+  });
+  return result.rows[0] ?? { new: 0, sent: 0 };
 }
 
 export async function findNotifications(db: Queryable, orderId: string): Promise<NotificationRow[]> {

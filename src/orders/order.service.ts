@@ -1,16 +1,16 @@
 // Placing and cancelling orders: the API's entry into the actor runtime. Placing writes the
 // order row (snapshot v1), its first transition and the outbox rows of its first intents in one
-// transaction. Cancelling sends the actor an order.cancel message through the outbox.
+// statement. Cancelling sends the actor an order.cancel message through the outbox.
 import { randomUUID } from 'node:crypto';
 import { err, ok, type Result } from '../domain/errors.ts';
 import { isCurrency, money, toAmountString } from '../domain/money.ts';
 import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
-import { withTransaction, type Client } from '../platform/db.ts';
-import type { HandleOnceDeps } from '../outbox/handle-once.ts';
-import { insertOutbox } from '../outbox/outbox.sql.ts';
+import { withTransaction, type Queryable } from '../platform/db.ts';
+import type { HandleOnceDeps } from '../messaging/handle-once.ts';
+import { insertOutbox } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { insertOrder, insertTransition, readOrder, type OrderRow } from './order.sql.ts';
+import { insertPlacedOrder, readOrder, type OrderRow } from './order.sql.ts';
 import { persist, restore, start, step } from './order.step.ts';
 
 export interface PlaceOrderInput {
@@ -28,13 +28,14 @@ export interface OrderServiceDeps extends HandleOnceDeps {
   paymentDeadlineMs: number;
 }
 
-async function priceLines(client: Client, items: OrderItem[], currency: string): Promise<Result<PricedLine[]>> {
+async function priceLines(db: Queryable, items: OrderItem[], currency: string): Promise<Result<PricedLine[]>> {
   if (!isCurrency(currency)) return err('unknown_currency', `currency ${currency} is not supported`, 'currency');
   const ids = items.map((i) => i.product_id);
-  const found = await client.query<{ id: string; price: string; currency: string }>(
-    `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
-    [ids],
-  );
+  const found = await db.query<{ id: string; price: string; currency: string }>({
+    name: 'products-price',
+    text: `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
+    values: [ids],
+  });
   const byId = new Map(found.rows.map((r) => [r.id, r]));
   const lines: PricedLine[] = [];
   for (const [index, item] of items.entries()) {
@@ -53,75 +54,80 @@ async function priceLines(client: Client, items: OrderItem[], currency: string):
   return ok(lines);
 }
 
+/**
+ * Prices the lines, steps the new order through order.placed, and writes it with its first intents.
+ * The prices are read just before the write, as a single transaction at READ COMMITTED would read them.
+ */
 export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
+  const priced = await priceLines(deps.pool, input.items, input.currency);
+  if (!priced.ok) return priced as Result<{ id: string }>;
   const orderId = randomUUID();
-  const outcome = await withTransaction(
-    deps.pool,
-    async (client) => {
-      const priced = await priceLines(client, input.items, input.currency);
-      if (!priced.ok) return { result: priced as Result<{ id: string }>, rows: [] };
-      const currency = input.currency as Parameters<typeof subtotalOf>[1];
-      const subtotal = toAmountString(subtotalOf(priced.value, currency));
-      const initial = start({
-        orderId,
-        userId: input.userId,
-        currency,
-        items: input.items,
-        subtotal,
-        couponCode: input.couponCode,
-        reservationTtlMs: deps.reservationTtlMs,
-        paymentDeadlineMs: deps.paymentDeadlineMs,
-      });
-      const placedMessageId = messageIdFor(orderId, 'order.placed');
-      const placed = step(
-        initial,
-        { type: 'order.placed' },
-        { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic },
-      );
-      await insertOrder(client, {
-        id: orderId,
-        user_id: input.userId,
-        currency,
-        status: placed.status,
-        state: placed.to,
-        snapshot: persist(placed.snapshot),
-        items: priced.value.map((l) => ({
-          product_id: l.productId,
-          quantity: l.quantity,
-          unit_price: toAmountString(l.unitPrice),
-        })),
-        subtotal,
-        total: subtotal,
-        coupon_code: input.couponCode,
-        shipping_address: input.shippingAddress,
-        correlation_id: input.correlationId,
-      });
-      await insertTransition(client, {
-        orderId,
-        seq: 1,
-        from: placed.from,
-        to: placed.to,
-        eventType: 'order.placed',
-        messageId: placedMessageId,
-        event: { type: 'order.placed' },
-      });
-      return { result: ok({ id: orderId }), rows: await insertOutbox(client, placed.messages) };
-    },
-    deps.transaction,
+  const currency = input.currency as Parameters<typeof subtotalOf>[1];
+  const subtotal = toAmountString(subtotalOf(priced.value, currency));
+  const initial = start({
+    orderId,
+    userId: input.userId,
+    currency,
+    items: input.items,
+    subtotal,
+    couponCode: input.couponCode,
+    reservationTtlMs: deps.reservationTtlMs,
+    paymentDeadlineMs: deps.paymentDeadlineMs,
+  });
+  const placed = step(
+    initial,
+    { type: 'order.placed' },
+    { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic },
   );
-  await deps.dispatcher.dispatch(outcome.rows);
-  return outcome.result;
+  const rows = await insertPlacedOrder(
+    deps.pool,
+    {
+      id: orderId,
+      user_id: input.userId,
+      currency,
+      status: placed.status,
+      state: placed.to,
+      snapshot: persist(placed.snapshot),
+      items: priced.value.map((l) => ({
+        product_id: l.productId,
+        quantity: l.quantity,
+        unit_price: toAmountString(l.unitPrice),
+      })),
+      subtotal,
+      total: subtotal,
+      coupon_code: input.couponCode,
+      shipping_address: input.shippingAddress,
+      correlation_id: input.correlationId,
+    },
+    {
+      orderId,
+      seq: 1,
+      from: placed.from,
+      to: placed.to,
+      eventType: 'order.placed',
+      messageId: messageIdFor(orderId, 'order.placed'),
+      event: { type: 'order.placed' },
+    },
+    placed.messages,
+  );
+  await deps.dispatcher.dispatch(rows);
+  return ok({ id: orderId });
 }
+
+/** Who asked for a cancel: the customer, or an operator forcing a stuck order to end. */
+export type CancelReason = 'cancelled_by_customer' | 'cancelled_by_operator';
 
 /**
  * Asks the actor to cancel. Refused (a value, no row written) when the order's current state
  * does not take order.cancel. The actor decides again under its row lock, so a cancel that races
- * a final transition is simply ignored by the machine.
+ * a final transition is simply ignored by the machine. Compensation then runs as for any failure;
+ * no table of another module is written here.
  */
 export async function requestCancel(
   deps: OrderServiceDeps,
   orderId: string,
   correlationId: string,
+  reason: CancelReason = 'cancelled_by_customer',
 ): Promise<Result<OrderRow>> {
   const outcome = await withTransaction(
     deps.pool,
@@ -144,7 +150,7 @@ export async function requestCancel(
           orderId,
           correlationId,
           type: 'order.cancel',
-          payload: { reason: 'cancelled_by_customer' },
+          payload: { reason },
           destination: 'queue:orders',
         },
       ]);

@@ -1,5 +1,7 @@
 // The orders module's tables: orders (snapshot + version) and order_transitions (history).
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client, Pool, Queryable } from '../platform/db.ts';
+import { outboxInsertSql, outboxRowsOf, type OutboxRow } from '../messaging/outbox.sql.ts';
+import type { OutgoingMessage } from '../../queues/message.ts';
 import type { OrderStatus } from '../../machines/order.types.ts';
 
 export interface OrderRow {
@@ -23,9 +25,23 @@ export interface OrderRow {
   finalized_at: Date | null;
 }
 
-export async function lockOrder(client: Client, orderId: string): Promise<OrderRow | undefined> {
-  const result = await client.query<OrderRow>(`SELECT * FROM orders WHERE id = $1 FOR UPDATE`, [orderId]);
-  return result.rows[0];
+export interface LockedOrder {
+  snapshot: unknown;
+  version: number;
+  created_at: Date;
+}
+
+/**
+ * Locks the orders until the transaction ends, in id order (every batch locks in that order, so
+ * two batches never deadlock), and returns what stepping them needs. A missing id is absent.
+ */
+export async function lockOrders(client: Client, orderIds: string[]): Promise<Map<string, LockedOrder>> {
+  const result = await client.query<LockedOrder & { id: string }>({
+    name: 'orders-lock',
+    text: `SELECT id, snapshot, version, created_at FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+    values: [orderIds],
+  });
+  return new Map(result.rows.map((row) => [row.id, row]));
 }
 
 export async function readOrder(db: Pool | Client, orderId: string): Promise<OrderRow | undefined> {
@@ -38,12 +54,29 @@ export type NewOrder = Omit<
   'created_at' | 'updated_at' | 'finalized_at' | 'version' | 'discount' | 'failure_reason'
 >;
 
-export async function insertOrder(client: Client, order: NewOrder): Promise<void> {
-  await client.query(
-    `INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
-                         coupon_code, shipping_address, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12)`,
-    [
+/**
+ * Creates an order with its first transition and the outbox rows of its first intents, in ONE
+ * statement: atomic (a statement is its own transaction), one round trip, one commit. Returns the
+ * outbox rows inserted, for the fast-path dispatch.
+ */
+export async function insertPlacedOrder(
+  db: Queryable,
+  order: NewOrder,
+  first: TransitionRow,
+  messages: OutgoingMessage[],
+): Promise<OutboxRow[]> {
+  const result = await db.query<OutboxRow>({
+    name: 'orders-insert-placed',
+    text: `WITH placed AS (
+       INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
+                           coupon_code, shipping_address, correlation_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12) RETURNING id),
+     first_step AS (
+       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
+       SELECT id, $13, $14, $15, $16, $17, $18 FROM placed),
+     sent AS (${outboxInsertSql('$19')})
+     SELECT * FROM sent`,
+    values: [
       order.id,
       order.user_id,
       order.currency,
@@ -56,13 +89,23 @@ export async function insertOrder(client: Client, order: NewOrder): Promise<void
       order.coupon_code,
       JSON.stringify(order.shipping_address),
       order.correlation_id,
+      first.seq,
+      first.from,
+      first.to,
+      first.eventType,
+      first.messageId,
+      JSON.stringify(first.event),
+      outboxRowsOf(messages),
     ],
-  );
+  });
+  return result.rows;
 }
 
-export interface SnapshotUpdate {
+/** An order's state at the end of a batch: saved once, whatever number of steps led there. */
+export interface SavedStep {
   orderId: string;
   expectedVersion: number;
+  version: number;
   status: OrderStatus;
   state: string;
   snapshot: unknown;
@@ -70,29 +113,6 @@ export interface SnapshotUpdate {
   total: string;
   failureReason: string | null;
   final: boolean;
-}
-
-/** Saves a step. Conditional on the version read under the row lock: a lost update is impossible. */
-export async function saveSnapshot(client: Client, u: SnapshotUpdate): Promise<void> {
-  const result = await client.query(
-    `UPDATE orders SET status = $3, state = $4, snapshot = $5, version = version + 1, discount = $6, total = $7,
-            failure_reason = $8, updated_at = now(),
-            finalized_at = CASE WHEN $9 THEN coalesce(finalized_at, now()) ELSE finalized_at END
-      WHERE id = $1 AND version = $2`,
-    [
-      u.orderId,
-      u.expectedVersion,
-      u.status,
-      u.state,
-      JSON.stringify(u.snapshot),
-      u.discount,
-      u.total,
-      u.failureReason,
-      u.final,
-    ],
-  );
-  if (result.rowCount !== 1)
-    throw new Error(`order ${u.orderId} changed under its row lock (version ${u.expectedVersion})`);
 }
 
 export interface TransitionRow {
@@ -105,12 +125,61 @@ export interface TransitionRow {
   event: unknown;
 }
 
-export async function insertTransition(client: Client, t: TransitionRow): Promise<void> {
-  await client.query(
-    `INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [t.orderId, t.seq, t.from, t.to, t.eventType, t.messageId, JSON.stringify(t.event)],
-  );
+/**
+ * Saves a batch's steps in one statement: every changed order's snapshot at its new version, and
+ * every transition. Each update is conditional on the version read under the row lock, so a lost
+ * update is impossible; a version that moved anyway is a broken invariant and fails the batch.
+ */
+export async function saveSteps(client: Client, saved: SavedStep[], transitions: TransitionRow[]): Promise<void> {
+  if (saved.length === 0) return;
+  const result = await client.query<{ updated: number }>({
+    name: 'orders-save-steps',
+    text: `WITH updated AS (
+       UPDATE orders o
+          SET status = s.status, state = s.state, snapshot = s.snapshot, version = s.version,
+              discount = s.discount, total = s.total, failure_reason = s.failure_reason, updated_at = now(),
+              finalized_at = CASE WHEN s.final THEN coalesce(o.finalized_at, now()) ELSE o.finalized_at END
+         FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, expected integer, version integer, status text,
+              state text, snapshot jsonb, discount numeric, total numeric, failure_reason text, final boolean)
+        WHERE o.id = s.id AND o.version = s.expected
+        RETURNING o.id),
+     appended AS (
+       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
+       SELECT t.order_id, t.seq, t.from_state, t.to_state, t.event_type, t.message_id, t.event
+         FROM jsonb_to_recordset($2::jsonb) AS t(order_id uuid, seq integer, from_state text, to_state text,
+              event_type text, message_id text, event jsonb))
+     SELECT count(*)::int AS updated FROM updated`,
+    values: [
+      JSON.stringify(
+        saved.map((u) => ({
+          id: u.orderId,
+          expected: u.expectedVersion,
+          version: u.version,
+          status: u.status,
+          state: u.state,
+          snapshot: u.snapshot,
+          discount: u.discount,
+          total: u.total,
+          failure_reason: u.failureReason,
+          final: u.final,
+        })),
+      ),
+      JSON.stringify(
+        transitions.map((t) => ({
+          order_id: t.orderId,
+          seq: t.seq,
+          from_state: t.from,
+          to_state: t.to,
+          event_type: t.eventType,
+          message_id: t.messageId,
+          event: t.event,
+        })),
+      ),
+    ],
+  });
+  if (result.rows[0]?.updated !== saved.length) {
+    throw new Error(`orders changed under their row locks: saved ${result.rows[0]?.updated} of ${saved.length}`);
+  }
 }
 
 export async function transitionsOf(db: Pool | Client, orderId: string) {

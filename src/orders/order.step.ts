@@ -5,7 +5,7 @@ import { orderMachine } from '../../machines/order.machine.ts';
 import { stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderContext, OrderEvent, OrderInput, OrderStatus } from '../../machines/order.types.ts';
 import { messageIdFor, type OutgoingMessage } from '../../queues/message.ts';
-import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../outbox/event-envelope.ts';
+import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../relay/event-envelope.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 
@@ -16,6 +16,8 @@ export interface StepResult {
   to: string;
   status: OrderStatus;
   messages: OutgoingMessage[];
+  /** Message ids of timers the order no longer waits for. */
+  withdrawn: string[];
 }
 
 export interface StepContext {
@@ -48,6 +50,9 @@ export function step(snapshot: OrderSnapshot, event: OrderEvent, at: StepContext
     to,
     status: statusOf(to, context),
     messages: actions.flatMap((action) => intentToMessages(action, context, at)),
+    withdrawn: actions
+      .filter((action) => action.type === 'withdraw')
+      .map((action) => messageIdFor(context.orderId, (action.params as { type: string }).type)),
   };
 }
 
@@ -108,7 +113,7 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
       ];
     }
     default:
-      // assign and other built-ins are applied by transition(); only intents reach here.
+      // assign and other built-ins are applied by transition(); withdraw is read by step().
       return [];
   }
 }

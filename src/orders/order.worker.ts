@@ -1,80 +1,161 @@
-// The order actor's mailbox handler (queue "orders"). One event, one transaction: lock the row,
-// drop a duplicate through the inbox, step the pure machine, save the snapshot at version + 1,
-// append the transition, write one outbox row per intent. Dispatch follows the commit.
-import { withTransaction, type Client } from '../platform/db.ts';
+// The order actor's mailbox handler (queue "orders"). A batch of events is one transaction of
+// set-based statements: lock every order of the batch in id order, claim the inbox rows, step the
+// pure machine for each event in arrival order (an order's events see each other's results), save
+// every changed snapshot at its new version with its transitions in one statement, write every
+// intent's outbox row in one statement. Dispatch follows the commit.
+import { withTransaction } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { HandleOnceDeps } from '../outbox/handle-once.ts';
-import { claimInbox, insertOutbox, type OutboxRow } from '../outbox/outbox.sql.ts';
-import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
-import type { Message } from '../../queues/message.ts';
+import { firstOfEach, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import { claimInboxBatch, insertOutbox, withdrawScheduled } from '../messaging/outbox.sql.ts';
+import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
+import type { OutgoingMessage } from '../../queues/message.ts';
 import type { OrderEvent } from '../../machines/order.types.ts';
-import { isFinalStatus } from '../../machines/order.status.ts';
-import { insertTransition, lockOrder, saveSnapshot } from './order.sql.ts';
-import { persist, restore, step } from './order.step.ts';
+import { isFinalStatus, stateName, statusOf } from '../../machines/order.status.ts';
+import { lockOrders, saveSteps, type SavedStep, type TransitionRow } from './order.sql.ts';
+import { persist, restore, step, type OrderSnapshot } from './order.step.ts';
 
 export interface OrderWorkerDeps extends HandleOnceDeps {
   logger: Logger;
   topic: string;
   /** Called after each committed step: metrics and waiters listen here. */
-  onStep?: (event: { orderId: string; status: string; from: string; to: string; createdAt: Date }) => void;
+  onStep?: (event: StepInfo) => void;
+}
+
+export interface StepInfo {
+  orderId: string;
+  status: string;
+  from: string;
+  to: string;
+  createdAt: Date;
 }
 
 export const orderConsumer = 'orders';
 
-export function createOrderHandler(deps: OrderWorkerDeps): MessageHandler {
-  return async (message) => {
-    const applied = await withTransaction(
-      deps.pool,
-      (client) => applyEvent(client, message, deps.topic),
-      deps.transaction,
-    );
-    if (applied === null) return;
-    await deps.dispatcher.dispatch(applied.rows);
-    if (applied.step !== null) deps.onStep?.(applied.step);
+/** One order as the batch steps it: its snapshot in memory, and what the batch will save. */
+interface Actor {
+  id: string;
+  snapshot: OrderSnapshot;
+  version: number;
+  storedVersion: number;
+  createdAt: Date;
+}
+
+interface BatchSteps {
+  transitions: TransitionRow[];
+  messages: OutgoingMessage[];
+  withdrawn: string[];
+  steps: StepInfo[];
+}
+
+export function createOrderRuntime(deps: OrderWorkerDeps): ModuleRuntime {
+  return {
+    consumer: orderConsumer,
+    prepare: async (message) => ({ message, effect: async () => [] }),
+    async commit(works) {
+      const unique = firstOfEach(works);
+      const { rows, steps } = await withTransaction(
+        deps.pool,
+        async (client) => {
+          const locked = await lockOrders(client, [...new Set(unique.map((w) => w.message.orderId))]);
+          const unknown = unique.find((w) => !locked.has(w.message.orderId));
+          if (unknown !== undefined) {
+            throw new PermanentError(`event ${unknown.message.type} for unknown order ${unknown.message.orderId}`);
+          }
+          const claimed = await claimInboxBatch(
+            client,
+            orderConsumer,
+            unique.map((w) => w.message.messageId),
+          );
+          const actors = new Map<string, Actor>();
+          for (const [id, row] of locked) {
+            const snapshot = restore(row.snapshot);
+            actors.set(id, {
+              id,
+              snapshot,
+              version: row.version,
+              storedVersion: row.version,
+              createdAt: row.created_at,
+            });
+          }
+          const batch = stepAll(
+            unique.filter((w) => claimed.has(w.message.messageId)),
+            actors,
+            deps.topic,
+          );
+          await saveSteps(client, savedStepsOf(actors), batch.transitions);
+          const inserted = await insertOutbox(client, batch.messages);
+          await withdrawScheduled(client, batch.withdrawn);
+          return { rows: inserted, steps: batch.steps };
+        },
+        deps.transaction,
+      );
+      await deps.dispatcher.dispatch(rows);
+      for (const s of steps) deps.onStep?.(s);
+    },
   };
 }
 
-type StepInfo = Parameters<NonNullable<OrderWorkerDeps['onStep']>>[0];
+export function createOrderHandler(deps: OrderWorkerDeps): MessageHandler {
+  return handlerOf(createOrderRuntime(deps));
+}
 
-async function applyEvent(
-  client: Client,
-  message: Message,
-  topic: string,
-): Promise<{ rows: OutboxRow[]; step: StepInfo | null } | null> {
-  const order = await lockOrder(client, message.orderId);
-  if (order === undefined) throw new PermanentError(`event ${message.type} for unknown order ${message.orderId}`);
-  if (!(await claimInbox(client, orderConsumer, message.messageId))) return null;
-  const event = { ...message.payload, type: message.type } as OrderEvent;
-  const now = new Date();
-  const result = step(restore(order.snapshot), event, { correlationId: message.correlationId, occurredAt: now, topic });
-  // An event the current state does not take (a late answer, a timer after the fact) is recorded
-  // in the inbox and otherwise changes nothing.
-  if (!result.changed) return { rows: [], step: null };
-  const context = result.snapshot.context;
-  const version = order.version + 1;
-  await saveSnapshot(client, {
-    orderId: order.id,
-    expectedVersion: order.version,
-    status: result.status,
-    state: result.to,
-    snapshot: persist(result.snapshot),
-    discount: context.discount,
-    total: context.total,
-    failureReason: context.failureReason,
-    final: isFinalStatus(result.status),
-  });
-  await insertTransition(client, {
-    orderId: order.id,
-    seq: version,
-    from: result.from,
-    to: result.to,
-    eventType: message.type,
-    messageId: message.messageId,
-    event,
-  });
-  const rows = await insertOutbox(client, result.messages);
-  return {
-    rows,
-    step: { orderId: order.id, status: result.status, from: result.from, to: result.to, createdAt: order.created_at },
-  };
+/**
+ * Steps each event on its order's snapshot as the batch has left it. An event the current state
+ * does not take (a late answer, a timer after the fact) is recorded in the inbox and otherwise
+ * changes nothing.
+ */
+function stepAll(works: Work[], actors: Map<string, Actor>, topic: string): BatchSteps {
+  const batch: BatchSteps = { transitions: [], messages: [], withdrawn: [], steps: [] };
+  const occurredAt = new Date();
+  for (const { message } of works) {
+    const actor = actors.get(message.orderId);
+    if (actor === undefined) throw new Error(`order ${message.orderId} was not locked`);
+    const event = { ...message.payload, type: message.type } as OrderEvent;
+    const result = step(actor.snapshot, event, { correlationId: message.correlationId, occurredAt, topic });
+    if (!result.changed) continue;
+    actor.snapshot = result.snapshot;
+    actor.version += 1;
+    batch.transitions.push({
+      orderId: actor.id,
+      seq: actor.version,
+      from: result.from,
+      to: result.to,
+      eventType: message.type,
+      messageId: message.messageId,
+      event,
+    });
+    batch.messages.push(...result.messages);
+    batch.withdrawn.push(...result.withdrawn);
+    batch.steps.push({
+      orderId: actor.id,
+      status: result.status,
+      from: result.from,
+      to: result.to,
+      createdAt: actor.createdAt,
+    });
+  }
+  return batch;
+}
+
+/** The orders whose snapshot moved, as they stand at the end of the batch. */
+function savedStepsOf(actors: Map<string, Actor>): SavedStep[] {
+  return [...actors.values()]
+    .filter((actor) => actor.version !== actor.storedVersion)
+    .map((actor) => {
+      const { context } = actor.snapshot;
+      const state = stateName(actor.snapshot.value);
+      const status = statusOf(state, context);
+      return {
+        orderId: actor.id,
+        expectedVersion: actor.storedVersion,
+        version: actor.version,
+        status,
+        state,
+        snapshot: persist(actor.snapshot),
+        discount: context.discount,
+        total: context.total,
+        failureReason: context.failureReason,
+        final: isFinalStatus(status),
+      };
+    });
 }

@@ -27,17 +27,27 @@ export interface PaymentRow {
 export const chargeKeyOf = (orderId: string): string => `${orderId}.charge`;
 export const refundKeyOf = (orderId: string): string => `${orderId}.refund`;
 
-/** Records that a charge is about to be asked for. A second call for the key changes nothing. */
-export async function insertPendingCharge(
+/**
+ * Records that a charge is about to be asked for, unless `consumer` already processed the
+ * message: then it writes nothing and returns false, so a redelivered job makes no provider call.
+ * One round trip. A second call for the key changes nothing (the inbox claim stays the guard).
+ */
+export async function beginCharge(
   pool: Pool,
+  inbox: { consumer: string; messageId: string },
   row: { idempotencyKey: string; orderId: string; amount: string; currency: string },
-): Promise<void> {
-  await pool.query(
-    `INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
-     VALUES ($1, $2, 'charge', 'pending', $3, $4)
-     ON CONFLICT DO NOTHING`,
-    [row.idempotencyKey, row.orderId, row.amount, row.currency],
-  );
+): Promise<boolean> {
+  const result = await pool.query<{ proceed: boolean }>({
+    name: 'payments-begin-charge',
+    text: `WITH handled AS (SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2),
+          pending AS (
+            INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
+            SELECT $3, $4, 'charge', 'pending', $5, $6 WHERE NOT EXISTS (SELECT 1 FROM handled)
+            ON CONFLICT DO NOTHING)
+     SELECT NOT EXISTS (SELECT 1 FROM handled) AS proceed`,
+    values: [inbox.consumer, inbox.messageId, row.idempotencyKey, row.orderId, row.amount, row.currency],
+  });
+  return result.rows[0]?.proceed === true;
 }
 
 export interface ChargeSettlement {

@@ -9,10 +9,10 @@ import type { Pool, TransactionOptions } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message } from '../../queues/message.ts';
 import type { paymentMessages } from '../../queues/queues.ts';
-import type { Dispatcher } from '../outbox/dispatcher.ts';
-import { alreadyHandled } from '../outbox/outbox.sql.ts';
-import { handleOnce } from '../outbox/handle-once.ts';
-import { PermanentError, type MessageHandler } from '../outbox/module-worker.ts';
+import type { Dispatcher } from '../messaging/dispatcher.ts';
+import { alreadyHandled } from '../messaging/outbox.sql.ts';
+import { handleBatch, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import {
   ProviderTransientError,
   type ChargeRequest,
@@ -23,7 +23,7 @@ import {
 import {
   cancelPendingCharge,
   chargeKeyOf,
-  insertPendingCharge,
+  beginCharge,
   recordRefund,
   refundKeyOf,
   settleCharge,
@@ -47,30 +47,44 @@ const consumer = 'payments';
 /** The provider_ref answered for an order that costs nothing: no provider call is made. */
 export const zeroAmountProviderRef = 'zero_amount';
 
-export function createPaymentsHandler(deps: PaymentsDeps): MessageHandler {
-  return async (message, job) => {
-    switch (message.type) {
-      case 'payment.charge':
-        return handleCharge(deps, message, job);
-      case 'payment.refund':
-        return handleRefund(deps, message);
-      default:
-        throw new PermanentError(`payments does not handle ${message.type}`);
-    }
+/**
+ * The provider is asked in prepare, per message and outside any transaction; what it answered is
+ * then written by the batch's transaction, with the inbox row and the answer to the order.
+ */
+export function createPaymentsRuntime(deps: PaymentsDeps): ModuleRuntime {
+  return {
+    consumer,
+    async prepare(message, job) {
+      switch (message.type) {
+        case 'payment.charge':
+          return prepareCharge(deps, message, job ?? firstAttempt);
+        case 'payment.refund':
+          return prepareRefund(deps, message);
+        default:
+          throw new PermanentError(`payments does not handle ${message.type}`);
+      }
+    },
+    commit: async (works) => void (await handleBatch(deps, consumer, works)),
   };
 }
 
-async function handleCharge(deps: PaymentsDeps, message: Message, job: Job): Promise<void> {
-  if (await alreadyHandled(deps.pool, consumer, message.messageId)) return;
+export function createPaymentsHandler(deps: PaymentsDeps): MessageHandler {
+  return handlerOf(createPaymentsRuntime(deps));
+}
+
+/** A message handled outside BullMQ: its first and only attempt. */
+const firstAttempt = { attemptsMade: 0, opts: { attempts: 1 } } as Job;
+
+async function prepareCharge(deps: PaymentsDeps, message: Message, job: Job): Promise<Work | null> {
   const payload = message.payload as PaymentPayload;
   const amount = amountOf(payload);
   const idempotencyKey = chargeKeyOf(message.orderId);
-  await insertPendingCharge(deps.pool, {
-    idempotencyKey,
-    orderId: message.orderId,
-    amount: toAmountString(amount),
-    currency: amount.currency,
-  });
+  const proceed = await beginCharge(
+    deps.pool,
+    { consumer, messageId: message.messageId },
+    { idempotencyKey, orderId: message.orderId, amount: toAmountString(amount), currency: amount.currency },
+  );
+  if (!proceed) return null;
   const request = { idempotencyKey, orderId: message.orderId, customerId: payload.customer_id, amount };
   const outcome: ChargeOutcome = isZero(amount)
     ? { status: 'succeeded', providerRef: zeroAmountProviderRef }
@@ -78,10 +92,13 @@ async function handleCharge(deps: PaymentsDeps, message: Message, job: Job): Pro
   if (outcome.status === 'timeout') {
     deps.logger.warn({ orderId: message.orderId, attempt: job.attemptsMade + 1 }, 'payment.charge: attempts exhausted');
   }
-  await handleOnce(deps, consumer, message, async (client) => {
-    await settleCharge(client, idempotencyKey, settlementOf(outcome));
-    return [chargeAnswer(message, outcome)];
-  });
+  return {
+    message,
+    effect: async (client) => {
+      await settleCharge(client, idempotencyKey, settlementOf(outcome));
+      return [chargeAnswer(message, outcome)];
+    },
+  };
 }
 
 /**
@@ -139,8 +156,8 @@ function chargeAnswer(message: Message, outcome: ChargeOutcome) {
  * transient failure is always retried: there is no safe answer but "refunded", and a job that
  * exhausts its attempts stays in dead_letters to be replayed.
  */
-async function handleRefund(deps: PaymentsDeps, message: Message): Promise<void> {
-  if (await alreadyHandled(deps.pool, consumer, message.messageId)) return;
+async function prepareRefund(deps: PaymentsDeps, message: Message): Promise<Work | null> {
+  if (await alreadyHandled(deps.pool, consumer, message.messageId)) return null;
   const amount = amountOf(message.payload as PaymentPayload);
   const idempotencyKey = refundKeyOf(message.orderId);
   const chargeIdempotencyKey = chargeKeyOf(message.orderId);
@@ -149,18 +166,21 @@ async function handleRefund(deps: PaymentsDeps, message: Message): Promise<void>
     ? { status: 'nothing_to_refund' }
     : await deps.provider.refund({ idempotencyKey, chargeIdempotencyKey, orderId: message.orderId, amount });
   const refunded = result.status === 'refunded' ? toAmountString(result.amount) : '0';
-  await handleOnce(deps, consumer, message, async (client) => {
-    await recordRefund(client, {
-      idempotencyKey,
-      orderId: message.orderId,
-      amount: refunded,
-      currency: amount.currency,
-      providerRef: result.status === 'refunded' ? result.providerRef : null,
-      failureReason: result.status === 'refunded' ? null : result.status,
-    });
-    await cancelPendingCharge(client, chargeIdempotencyKey);
-    return [answer(message, 'orders', 'payment.refunded', { amount: refunded })];
-  });
+  return {
+    message,
+    effect: async (client) => {
+      await recordRefund(client, {
+        idempotencyKey,
+        orderId: message.orderId,
+        amount: refunded,
+        currency: amount.currency,
+        providerRef: result.status === 'refunded' ? result.providerRef : null,
+        failureReason: result.status === 'refunded' ? null : result.status,
+      });
+      await cancelPendingCharge(client, chargeIdempotencyKey);
+      return [answer(message, 'orders', 'payment.refunded', { amount: refunded })];
+    },
+  };
 }
 
 function isLastAttempt(job: Job): boolean {

@@ -26,80 +26,108 @@ const list = (item: z.ZodType<string, string>) =>
     )
     .pipe(z.array(item).min(1));
 
+/** Signs and verifies local tokens outside production; production must configure its own. */
+export const developmentJwtSecret = 'development-only-secret-not-for-production-use';
+
 /** Every setting: name, schema and default. `.env.example` documents each one. */
-export const configSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/order_engine'),
-  PG_POOL_SIZE_MAX: integer(1, 200).default(20),
-  PG_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(15_000),
-  PG_TX_RETRY_ATTEMPTS_MAX: integer(1, 20).default(5),
-  PG_TX_RETRY_BACKOFF_MS: integer(1, 10_000).default(20),
+    DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/order_engine'),
+    PG_POOL_SIZE_MAX: integer(1, 200).default(20),
+    PG_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(15_000),
+    PG_TX_RETRY_ATTEMPTS_MAX: integer(1, 20).default(5),
+    PG_TX_RETRY_BACKOFF_MS: integer(1, 10_000).default(20),
 
-  REDIS_URL: url(['redis:']).default('redis://127.0.0.1:6379'),
-  REDLOCK_NODES: list(url(['redis:'])).default([
-    'redis://127.0.0.1:6379',
-    'redis://127.0.0.1:6380',
-    'redis://127.0.0.1:6381',
-  ]),
-  REDLOCK_ENABLED: boolean.default(true),
-  REDLOCK_TTL_MS: integer(100, 120_000).default(5_000),
-  REDLOCK_RETRY_COUNT: integer(0, 100).default(20),
-  REDLOCK_RETRY_DELAY_MS: integer(1, 5_000).default(50),
-  REDLOCK_RETRY_JITTER_MS: integer(0, 5_000).default(50),
+    REDIS_URL: url(['redis:']).default('redis://127.0.0.1:6379'),
+    REDLOCK_NODES: list(url(['redis:'])).default([
+      'redis://127.0.0.1:6379',
+      'redis://127.0.0.1:6380',
+      'redis://127.0.0.1:6381',
+    ]),
+    REDLOCK_ENABLED: boolean.default(true),
+    REDLOCK_TTL_MS: integer(100, 120_000).default(5_000),
+    REDLOCK_RETRY_COUNT: integer(0, 100).default(20),
+    REDLOCK_RETRY_DELAY_MS: integer(1, 5_000).default(50),
+    REDLOCK_RETRY_JITTER_MS: integer(0, 5_000).default(50),
 
-  KAFKA_BROKERS: list(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).default(['127.0.0.1:9092']),
-  KAFKA_CLIENT_ID: z.string().min(1).default('order-engine'),
-  KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
-  KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
-  KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
+    KAFKA_BROKERS: list(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).default(['127.0.0.1:9092']),
+    KAFKA_CLIENT_ID: z.string().min(1).default('order-engine'),
+    KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
+    KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+    KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
 
-  HTTP_PORT: integer(1, 65_535).default(3000),
-  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  METRICS_PORT: integer(0, 65_535).default(0),
-  ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
+    AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(developmentJwtSecret),
+    AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
+    AUTH_JWT_ISSUER: z.string().min(1).default('order-engine'),
+    AUTH_JWT_AUDIENCE: z.string().min(1).default('order-engine-api'),
+    AUTH_JWT_ALGORITHMS: list(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'])).default([
+      'HS256',
+    ]),
 
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits or -')
-    .default('oe'),
-  QUEUE_ATTEMPTS: integer(1, 100).default(8),
-  QUEUE_BACKOFF_MS: integer(1, 600_000).default(200),
-  QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),
-  QUEUE_STALLED_INTERVAL_MS: integer(1_000, 600_000).default(15_000),
-  QUEUE_MAX_STALLED_COUNT: integer(0, 100).default(3),
-  QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(10_000),
-  QUEUE_REMOVE_ON_FAIL_COUNT: integer(0, 1_000_000).default(100_000),
-  WORKER_CONCURRENCY: integer(1, 1_000).default(8),
+    HTTP_PORT: integer(1, 65_535).default(3000),
+    HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    METRICS_PORT: integer(0, 65_535).default(0),
+    ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
 
-  RESERVATION_TTL_MS: integer(1_000, 86_400_000).default(15 * 60_000),
-  PAYMENT_DEADLINE_MS: integer(1_000, 3_600_000).default(120_000),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits or -')
+      .default('oe'),
+    QUEUE_ATTEMPTS: integer(1, 100).default(8),
+    QUEUE_BACKOFF_MS: integer(1, 600_000).default(200),
+    QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),
+    QUEUE_STALLED_INTERVAL_MS: integer(1_000, 600_000).default(15_000),
+    QUEUE_MAX_STALLED_COUNT: integer(0, 100).default(3),
+    QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(10_000),
+    QUEUE_REMOVE_ON_FAIL_COUNT: integer(0, 1_000_000).default(100_000),
+    WORKER_CONCURRENCY: integer(1, 1_000).default(32),
+    BATCH_SIZE_MAX: integer(1, 1_000).default(32),
+    BATCHES_IN_FLIGHT_MAX: integer(1, 64).default(2),
+    BATCH_LINGER_MS: integer(0, 1_000).default(0),
 
-  OUTBOX_SWEEP_INTERVAL_MS: integer(50, 600_000).default(1_000),
-  OUTBOX_SWEEP_AGE_MS: integer(0, 600_000).default(2_000),
-  OUTBOX_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
-  OUTBOX_REDELIVER_AFTER_MS: integer(1_000, 86_400_000).default(60_000),
+    RESERVATION_TTL_MS: integer(1_000, 86_400_000).default(15 * 60_000),
+    PAYMENT_DEADLINE_MS: integer(1_000, 3_600_000).default(120_000),
 
-  RELAY_PARTITIONS: integer(1, 64).default(4),
-  RELAY_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
-  RELAY_POLL_INTERVAL_MS: integer(10, 60_000).default(1_000),
-  RELAY_WAKE_INTERVAL_MS: integer(0, 10_000).default(100),
-  RELAY_BACKOFF_MS_MIN: integer(10, 60_000).default(200),
-  RELAY_BACKOFF_MS_MAX: integer(100, 600_000).default(10_000),
-  RELAY_PUBLISH_ATTEMPTS_MAX: integer(1, 100).default(5),
-  RELAY_PAUSE_AFTER_PUBLISH_MS: integer(0, 60_000).default(0),
-  OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
-  OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
-  OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+    OUTBOX_SWEEP_INTERVAL_MS: integer(50, 600_000).default(1_000),
+    OUTBOX_SWEEP_AGE_MS: integer(0, 600_000).default(2_000),
+    OUTBOX_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
+    OUTBOX_REDELIVER_AFTER_MS: integer(1_000, 86_400_000).default(60_000),
 
-  PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
-  PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),
-  PAYMENT_SIM_LATENCY_MS_MAX: integer(0, 60_000).default(20),
-  PAYMENT_SIM_TRANSIENT_RATE: z.coerce.number().min(0).max(1).default(0),
-  PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
-  PAYMENT_SIM_LOST_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
-});
+    RELAY_PARTITIONS: integer(1, 64).default(4),
+    RELAY_BATCH_SIZE_MAX: integer(1, 10_000).default(500),
+    RELAY_POLL_INTERVAL_MS: integer(10, 60_000).default(1_000),
+    RELAY_WAKE_INTERVAL_MS: integer(0, 10_000).default(100),
+    RELAY_BACKOFF_MS_MIN: integer(10, 60_000).default(200),
+    RELAY_BACKOFF_MS_MAX: integer(100, 600_000).default(10_000),
+    RELAY_PUBLISH_ATTEMPTS_MAX: integer(1, 100).default(5),
+    RELAY_PAUSE_AFTER_PUBLISH_MS: integer(0, 60_000).default(0),
+    OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
+    OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
+    OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+
+    PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
+    PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),
+    PAYMENT_SIM_LATENCY_MS_MAX: integer(0, 60_000).default(20),
+    PAYMENT_SIM_TRANSIENT_RATE: z.coerce.number().min(0).max(1).default(0),
+    PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
+    PAYMENT_SIM_LOST_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
+  })
+  .superRefine((config, context) => {
+    if (
+      config.NODE_ENV === 'production' &&
+      config.AUTH_JWKS_URL === undefined &&
+      config.AUTH_JWT_SECRET === developmentJwtSecret
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_SECRET'],
+        message: 'production needs its own secret (or AUTH_JWKS_URL); the development default is public',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoupon, type NewCoupon } from '../../src/coupons/coupons.create.ts';
 import { createCouponsHandler } from '../../src/coupons/coupons.worker.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
-import { PermanentError, type MessageHandler } from '../../src/outbox/module-worker.ts';
+import { PermanentError, type MessageHandler } from '../../src/messaging/module-worker.ts';
 import { createTestDeps, messageFor } from '../support/harness.ts';
 
 let deps: CoreDeps;

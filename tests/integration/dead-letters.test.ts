@@ -2,7 +2,7 @@
 // dead_letters (visible, counted), and an operator can redrive it.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listDeadLetters, redriveDeadLetters } from '../../src/outbox/dead-letters.ts';
+import { listDeadLetters, redriveDeadLetters } from '../../src/messaging/dead-letters.ts';
 import { startTestEngine, type TestEngine } from '../support/engine.ts';
 import { messageFor } from '../support/harness.ts';
 

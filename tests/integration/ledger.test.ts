@@ -8,7 +8,7 @@ import { Decimal } from '../../src/domain/money.ts';
 import { accountBalance, validateLedger } from '../../src/ledger/ledger.validate.ts';
 import { createLedgerHandler } from '../../src/ledger/ledger.worker.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
-import { PermanentError, type MessageHandler } from '../../src/outbox/module-worker.ts';
+import { PermanentError, type MessageHandler } from '../../src/messaging/module-worker.ts';
 import { createTestDeps, messageFor } from '../support/harness.ts';
 
 let deps: CoreDeps;

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import { stockOf } from '../../src/inventory/inventory.sql.ts';
-import type { OutboxRow } from '../../src/outbox/outbox.sql.ts';
-import { jobDataOf, type Dispatcher } from '../../src/outbox/dispatcher.ts';
+import type { OutboxRow } from '../../src/messaging/outbox.sql.ts';
+import { jobDataOf, type Dispatcher } from '../../src/messaging/dispatcher.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 
@@ -73,7 +73,6 @@ function duplicatingDispatcher(core: CoreDeps, inner: Dispatcher, counter: { ext
       }
     },
     sweep: () => inner.sweep(),
-    flush: () => inner.flush(),
   };
 }
 
@@ -123,7 +122,6 @@ describe('a crash between commit and dispatch', () => {
               dropped.rows += rows.length;
             },
             sweep: () => inner.sweep(),
-            flush: () => inner.flush(),
           };
         },
       },

@@ -78,13 +78,14 @@ describe('an order reaches each outcome', () => {
     const [net] = await providerNetByOrder(engine.core.pool, [res.body.id]);
     expect(net).toMatchObject({ chargesSucceeded: 1, net: '39.9800' });
     const steps = await transitionsOf(engine.core.pool, res.body.id);
-    expect(steps.map((s) => s.to_state)).toEqual([
-      'reserving',
-      'charging',
-      'recording',
-      'committingStock',
-      'confirmed',
-    ]);
+    // Once paid, the posting and the stock commit run side by side; the second answer confirms.
+    expect(steps.map((s) => s.to_state)).toEqual(['reserving', 'charging', 'settling', 'settling', 'confirmed']);
+    expect(
+      steps
+        .slice(3)
+        .map((s) => s.event_type)
+        .sort(),
+    ).toEqual(['inventory.committed', 'ledger.posted']);
   });
 
   it('confirms with a percent coupon and with a fixed coupon, discount in the total', async () => {

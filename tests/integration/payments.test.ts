@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
-import { PermanentError, type MessageHandler } from '../../src/outbox/module-worker.ts';
+import { PermanentError, type MessageHandler } from '../../src/messaging/module-worker.ts';
 import { chargeKeyOf, findPayment, refundKeyOf } from '../../src/payments/payments.sql.ts';
 import { createPaymentsHandler } from '../../src/payments/payments.worker.ts';
 import {

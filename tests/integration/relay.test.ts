@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntilFinal } from '../../chaos/invariants.ts';
 import { startKafka, stopKafka } from '../../src/local-infra/kafka.local.ts';
-import { startRelay, type RunningRelay } from '../../src/outbox/relay.worker.ts';
+import { startRelay, type RunningRelay } from '../../src/relay/relay.worker.ts';
 import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { testConfig } from '../support/test-config.ts';
 import { createTopic, deleteTopic, readTopic, startTestNotifications } from '../support/kafka-topic.ts';
@@ -26,6 +26,19 @@ async function startRelayInProcess(): Promise<RunningRelay> {
   const relay = await startRelay({ config, pool, redis, logger });
   relays.push(relay);
   return relay;
+}
+
+async function readyWhen(
+  url: string,
+  done: (body: Awaited<ReturnType<typeof getJson>>['body']) => boolean,
+  timeoutMs: number,
+): ReturnType<typeof getJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await getJson(url);
+    if (done(ready.body) || Date.now() > deadline) return ready;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 async function placeOrders(count: number, products: string[], prefix: string): Promise<string[]> {
@@ -127,7 +140,9 @@ describe('the outbox relay', () => {
       expect(await waitUntilFinal(engine.core.pool, ids, 120_000)).toEqual([]);
       const waiting = await undeliveredCount(engine.core.pool, topic, ids);
       expect(waiting).toBeGreaterThanOrEqual(200 * 4);
-      const ready = await getJson(`${engine.url}/ready`);
+      // The relay learns of the outage when a send fails after kafkajs's retries (about 20 s):
+      // /ready must say so by then, while Kafka is still down.
+      const ready = await readyWhen(`${engine.url}/ready`, (body) => body.checks?.relay === 'degraded', 60_000);
       expect(ready.status).toBe(200);
       expect(ready.body).toMatchObject({
         status: 'degraded',

@@ -134,10 +134,20 @@ const committed: OrderEvent = { type: 'inventory.committed' };
 const cancel: OrderEvent = { type: 'order.cancel' };
 
 describe('order machine: the happy paths, intent by intent', () => {
-  const paid: Step[] = [
-    [succeeded, 'publish payment.captured', 'command ledger.post'],
-    [posted, 'publish ledger.posted', 'command inventory.commit'],
-    [committed, 'publish order.confirmed'],
+  // Once paid, the timers are withdrawn and the posting and the stock commit are asked at once.
+  const succeededStep: Step = [
+    succeeded,
+    'withdraw payment.deadline',
+    'withdraw reservation.expired',
+    'publish payment.captured',
+    'command ledger.post',
+    'command inventory.commit',
+  ];
+  const paid: Step[] = [succeededStep, [posted, 'publish ledger.posted'], [committed, 'publish order.confirmed']];
+  const paidStockFirst: Step[] = [
+    succeededStep,
+    [committed],
+    [posted, 'publish ledger.posted', 'publish order.confirmed'],
   ];
   it.each<[string, OrderInput, Step[]]>([
     [
@@ -163,6 +173,21 @@ describe('order machine: the happy paths, intent by intent', () => {
         [reserved, 'schedule reservation.expired', 'publish inventory.reserved', 'command coupon.redeem'],
         [redeemed, 'command payment.charge', 'schedule payment.deadline'],
         ...paid,
+      ],
+    ],
+    [
+      'when the stock commit answers before the posting',
+      baseInput,
+      [
+        [placed, 'command inventory.reserve', 'publish order.created'],
+        [
+          reserved,
+          'schedule reservation.expired',
+          'publish inventory.reserved',
+          'command payment.charge',
+          'schedule payment.deadline',
+        ],
+        ...paidStockFirst,
       ],
     ],
   ])('%s', (_, input, steps) => {
@@ -279,6 +304,14 @@ const failureCases: FailureCase[] = [
     ...byCustomer,
   },
   {
+    name: 'operator force-cancel of a stuck charge',
+    input: baseInput,
+    events: [...toCoupon, { type: 'order.cancel', reason: 'cancelled_by_operator' }],
+    undos: refundAndRelease,
+    final: 'cancelled',
+    reason: 'cancelled_by_operator',
+  },
+  {
     name: 'cancel after confirmation',
     input: withCoupon,
     events: [...toCharge, succeeded, posted, committed, cancel],
@@ -341,7 +374,7 @@ describe('order machine: what it ignores, and its persisted form', () => {
     ['a coupon answer while reserving', withCoupon, [placed], redeemed],
     ['a late payment success while refunding', baseInput, [placed, reserved, { type: 'payment.deadline' }], succeeded],
     ['a late reservation while releasing', baseInput, [placed, cancel], reserved],
-    ['the payment deadline once recording', baseInput, [placed, reserved, succeeded], { type: 'payment.deadline' }],
+    ['the payment deadline once settling', baseInput, [placed, reserved, succeeded], { type: 'payment.deadline' }],
     [
       'the reservation expiry once confirmed',
       baseInput,

@@ -3,7 +3,7 @@
 // lock taken in the claiming transaction). Within a partition rows leave in id order, and per
 // key the id order is the commit order: the order actor writes a key's rows under its row lock.
 import type { Client, Pool } from '../platform/db.ts';
-import { outboxRowColumns, type OutboxRow } from './outbox.sql.ts';
+import { outboxRowColumns, type OutboxRow } from '../messaging/outbox.sql.ts';
 
 const relayLockNamespace = 727_003;
 
@@ -87,16 +87,19 @@ export async function replayParked(pool: Pool, ids: string[]): Promise<number> {
 }
 
 /**
- * Deletes delivered rows older than the retention, at most batchMax per call. Never touches a
- * row that is not delivered yet.
+ * Deletes delivered rows older than the retention, oldest first, at most batchMax per call: a
+ * Kafka row once published, a queue row once its receiver processed it. Never touches a row that
+ * is not delivered yet.
  */
 export async function pruneDelivered(pool: Pool, retentionMs: number, batchMax: number): Promise<number> {
   const result = await pool.query(
     `DELETE FROM outbox WHERE id IN (
        SELECT id FROM outbox
-        WHERE dispatched_at IS NOT NULL
-          AND dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY id LIMIT $2)`,
+        WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
+          AND CASE WHEN destination LIKE 'kafka:%'
+                   THEN dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+                   ELSE processed_at < now() - make_interval(secs => $1::double precision / 1000) END
+        ORDER BY created_at LIMIT $2)`,
     [retentionMs, batchMax],
   );
   return result.rowCount ?? 0;

@@ -6,7 +6,7 @@
 import type { Message as KafkaMessage, Producer } from 'kafkajs';
 import { sleep, withTransaction, type Client, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { OutboxRow } from './outbox.sql.ts';
+import type { OutboxRow } from '../messaging/outbox.sql.ts';
 import { claimKafkaBatch, markPublished, recordPublishFailure, tryLockPartition } from './relay.sql.ts';
 import { producerAcks } from '../platform/kafka.ts';
 
@@ -166,8 +166,11 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
           return total;
         }
         if (batch === null) return { ...total, skipped: true };
-        link = 'ok';
-        backoffMs = 0;
+        // Only a send that reached the broker says Kafka is back: an empty partition proves nothing.
+        if (batch.published > 0) {
+          link = 'ok';
+          backoffMs = 0;
+        }
         total.published += batch.published;
         total.parked += batch.parked;
         // A short batch means the partition is drained; a refused row ends this run too.

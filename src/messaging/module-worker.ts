@@ -1,6 +1,7 @@
-// Runs one module's message handler as a BullMQ worker. It parses the envelope and payload,
-// turns permanent errors into UnrecoverableError (no retry), and records every job that ends
-// failed in dead_letters, so nothing is dropped silently.
+// Runs one module's runtime as a BullMQ worker. It parses the envelope and payload, prepares each
+// job alone, commits the jobs that arrive together in one transaction (group commit), turns
+// permanent errors into UnrecoverableError (no retry), and records every job that ends failed in
+// dead_letters, so nothing is dropped silently.
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createWorker } from '../platform/bullmq.ts';
@@ -9,8 +10,10 @@ import type { Logger } from '../platform/logger.ts';
 import type { WorkerLimits } from '../../queues/job-options.ts';
 import { messageSchema, type Message } from '../../queues/message.ts';
 import { parsePayload, type QueueName } from '../../queues/queues.ts';
+import { createGroupCommit, type GroupCommitOptions } from './group-commit.ts';
+import type { ModuleRuntime, Work } from './handle-once.ts';
 
-export type MessageHandler = (message: Message, job: Job) => Promise<void>;
+export type MessageHandler = (message: Message, job?: Job) => Promise<void>;
 
 /** An error that retrying cannot fix: a bug in the sender, or a broken invariant. */
 export class PermanentError extends Error {
@@ -22,8 +25,11 @@ export interface ModuleWorkerOptions {
   connection: Redis;
   prefix: string;
   limits: WorkerLimits;
+  groupCommit: GroupCommitOptions;
   pool: Pool;
   logger: Logger;
+  /** Size of every batch committed, for the metrics. */
+  onBatch?: (size: number) => void;
 }
 
 export function parseJob(queue: QueueName, data: unknown): Message {
@@ -36,15 +42,29 @@ export function parseJob(queue: QueueName, data: unknown): Message {
   }
 }
 
-export function startModuleWorker(options: ModuleWorkerOptions, handler: MessageHandler): Worker {
+/** The runtime as a handler of one message at a time: for callers outside a worker (tests, tools). */
+export function handlerOf(runtime: ModuleRuntime): MessageHandler {
+  return async (message, job) => {
+    const work = await runtime.prepare(message, job);
+    if (work !== null) await runtime.commit([work]);
+  };
+}
+
+export function startModuleWorker(options: ModuleWorkerOptions, runtime: ModuleRuntime): Worker {
   const { queue, logger } = options;
+  const committer = createGroupCommit<Work>(options.groupCommit, (works) => runtime.commit(works), {
+    onBatch: options.onBatch,
+    onSplit: (size, error) =>
+      logger.warn({ queue, size, err: error }, 'batch failed; committing its messages one by one'),
+  });
   const worker = createWorker(
     queue,
     options.connection,
     options.prefix,
     async (job: Job) => {
       try {
-        await handler(parseJob(queue, job.data), job);
+        const work = await runtime.prepare(parseJob(queue, job.data), job);
+        if (work !== null) await committer.submit(work);
       } catch (error) {
         if (error instanceof PermanentError) throw new UnrecoverableError(error.message);
         throw error;

@@ -19,7 +19,7 @@ import {
 } from '../../queues/outbox-relay.queue.ts';
 import { createRelay, type Relay } from './relay.ts';
 import { pruneDelivered } from './relay.sql.ts';
-import { writeRelayStatus } from './relay.status.ts';
+import { clearRelayStatus, relayInstanceId, writeRelayStatus } from './relay.status.ts';
 
 export interface RelayProcessDeps {
   config: Config;
@@ -98,16 +98,18 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     }
   };
   const listener = listen(config.DATABASE_URL, logger, wake);
+  const instance = relayInstanceId();
   const heartbeat = setInterval(() => {
-    void writeRelayStatus(deps.redis, prefix, relay.kafkaLink()).catch(() => undefined);
+    void writeRelayStatus(deps.redis, prefix, instance, relay.kafkaLink()).catch(() => undefined);
   }, 2_000);
-  await writeRelayStatus(deps.redis, prefix, relay.kafkaLink());
+  await writeRelayStatus(deps.redis, prefix, instance, relay.kafkaLink());
 
   return {
     relay,
     queue,
     async close() {
       clearInterval(heartbeat);
+      await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
       if (trailing !== null) clearTimeout(trailing);
       await listener.close();
       await worker.close();

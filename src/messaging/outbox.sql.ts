@@ -1,0 +1,158 @@
+// The outbox and inbox tables: written in the same transaction as the state change they belong to.
+// Set-based: a batch of messages is one inbox statement and one outbox statement, whatever its size.
+// On the hot path a queue row has two writers, one after the other: its sender inserts it, its
+// receiver marks it processed with its inbox row. Nobody else writes it while it flows.
+import type { Client, Pool } from '../platform/db.ts';
+import type { OutgoingMessage } from '../../queues/message.ts';
+
+/** The columns of an OutboxRow, for every statement that reads rows to hand over. */
+export const outboxRowColumns = 'id, message_id, destination, key, type, payload, headers, delay_ms, created_at';
+
+export interface OutboxRow {
+  id: string;
+  message_id: string;
+  destination: string;
+  key: string;
+  type: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  delay_ms: number;
+  created_at: Date;
+}
+
+/**
+ * The outbox insert over a jsonb parameter (`outboxRowsOf`), for a caller that writes its own
+ * state and its messages in one statement. A message id already in the outbox is skipped (the
+ * same deterministic message sent twice is one message); RETURNING gives the rows inserted. A row
+ * with a delay is a timer: due_at is when the sweeper may deliver it.
+ */
+export function outboxInsertSql(parameter: string): string {
+  return `INSERT INTO outbox (message_id, destination, key, type, payload, headers, delay_ms, due_at)
+     SELECT m.message_id, m.destination, m.key, m.type, m.payload, m.headers, m.delay_ms,
+            now() + make_interval(secs => m.delay_ms::double precision / 1000)
+       FROM jsonb_to_recordset(${parameter}::jsonb) AS m(message_id text, destination text, key text, type text,
+            payload jsonb, headers jsonb, delay_ms integer)
+     ON CONFLICT (message_id) DO NOTHING
+     RETURNING ${outboxRowColumns}`;
+}
+
+/** The messages as the jsonb parameter of outboxInsertSql. */
+export function outboxRowsOf(messages: OutgoingMessage[]): string {
+  return JSON.stringify(
+    messages.map((m) => ({
+      message_id: m.messageId,
+      destination: m.destination,
+      key: m.orderId,
+      type: m.type,
+      payload: m.payload,
+      headers: { 'correlation-id': m.correlationId, ...m.headers },
+      delay_ms: m.delayMs ?? 0,
+    })),
+  );
+}
+
+/** Inserts one row per message, in one statement. Returns the rows actually inserted. */
+export async function insertOutbox(client: Client, messages: OutgoingMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) return [];
+  const result = await client.query<OutboxRow>({
+    name: 'outbox-insert',
+    text: outboxInsertSql('$1'),
+    values: [outboxRowsOf(messages)],
+  });
+  return result.rows;
+}
+
+/**
+ * Records that `consumer` processed each of `messageIds`, and marks their outbox rows processed,
+ * in one round trip. Returns the ids claimed now: an id missing from the answer was processed
+ * before, and its caller changes nothing for it. Ids are inserted in sorted order, so two batches
+ * that share ids wait on each other in one order and never deadlock.
+ */
+export async function claimInboxBatch(client: Client, consumer: string, messageIds: string[]): Promise<Set<string>> {
+  if (messageIds.length === 0) return new Set();
+  const result = await client.query<{ message_id: string }>({
+    name: 'inbox-claim',
+    text: `WITH claimed AS (
+       INSERT INTO inbox (consumer, message_id)
+       SELECT $1, m FROM unnest($2::text[]) AS m ORDER BY m
+       ON CONFLICT DO NOTHING RETURNING message_id),
+     marked AS (
+       UPDATE outbox SET processed_at = now()
+        WHERE message_id IN (SELECT message_id FROM claimed)
+          AND destination = 'queue:' || $1 AND processed_at IS NULL)
+     SELECT message_id FROM claimed`,
+    values: [consumer, [...new Set(messageIds)]],
+  });
+  return new Set(result.rows.map((r) => r.message_id));
+}
+
+/** One message: true when claimed now, false when `consumer` had processed it before. */
+export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
+  return (await claimInboxBatch(client, consumer, [messageId])).has(messageId);
+}
+
+/**
+ * Withdraws timers that no longer matter (the order left the states that wait for them): their
+ * rows count as processed, so the sweeper never delivers them. A timer already handed over is
+ * delivered anyway, and its receiver ignores it; withdrawing only spares that work.
+ */
+export async function withdrawScheduled(client: Client, messageIds: string[]): Promise<void> {
+  if (messageIds.length === 0) return;
+  await client.query({
+    name: 'outbox-withdraw',
+    text: `UPDATE outbox SET processed_at = now()
+            WHERE message_id = ANY($1::text[]) AND delay_ms > 0 AND processed_at IS NULL`,
+    values: [messageIds],
+  });
+}
+
+/**
+ * True when `consumer` already processed the message. Read before calling the provider, so a
+ * redelivered job makes no provider call at all (the inbox claim is still the guard).
+ */
+export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
+  const result = await pool.query({
+    name: 'inbox-seen',
+    text: `SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`,
+    values: [consumer, messageId],
+  });
+  return (result.rowCount ?? 0) > 0;
+}
+
+export interface SweepLimits {
+  /** A command or answer still unprocessed this long after it was due was never handed over. */
+  sweepAgeMs: number;
+  /** A row handed over this long ago and still unprocessed lost its job (Redis lost its data, say). */
+  redeliverAfterMs: number;
+  limit: number;
+}
+
+/**
+ * Queue rows to hand over (again), locked until the transaction ends: timers that are due,
+ * commands and answers that the fast path did not hand over (a crash between commit and dispatch,
+ * a Redis blip), and rows handed over long ago whose job never ran. SKIP LOCKED lets sweepers
+ * share the work and never waits on a receiver that is marking a row processed.
+ */
+export async function claimRowsToSweep(client: Client, limits: SweepLimits): Promise<OutboxRow[]> {
+  const result = await client.query<OutboxRow>({
+    name: 'outbox-sweep',
+    text: `SELECT ${outboxRowColumns}
+       FROM outbox
+      WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
+        AND due_at <= now()
+        AND CASE WHEN dispatched_at IS NULL
+                 THEN delay_ms > 0 OR due_at < now() - make_interval(secs => $1::double precision / 1000)
+                 ELSE dispatched_at < now() - make_interval(secs => $2::double precision / 1000) END
+      ORDER BY due_at
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED`,
+    values: [limits.sweepAgeMs, limits.redeliverAfterMs, limits.limit],
+  });
+  return result.rows;
+}
+
+/** Records that the sweeper handed these rows over, so it waits redeliverAfterMs before the next try. */
+export async function markSwept(client: Client, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+}
