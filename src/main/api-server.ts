@@ -1,28 +1,41 @@
 // Builds the HTTP server on the core dependencies, for api.main.ts, all.main.ts and tests.
 import type { Server } from 'node:http';
-import { createApp } from '../api/app.ts';
+import { createApp, type AppOptions } from '../api/app.ts';
+import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { readRelayStatus } from '../relay/relay.status.ts';
 import type { CoreDeps } from './core-deps.ts';
 
-export function createApiApp(core: CoreDeps, metrics: Metrics) {
+export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptions = {}) {
   const { config } = core;
-  return createApp({
-    pool: core.pool,
-    dispatcher: core.dispatcher,
-    transaction: core.transaction,
-    redis: core.redis,
-    queues: core.queues,
-    logger: core.logger,
-    metrics,
-    readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX) },
-    orders: {
-      topic: config.KAFKA_TOPIC_ORDER_EVENTS,
-      reservationTtlMs: config.RESERVATION_TTL_MS,
-      paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
-      waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+  return createApp(
+    {
+      pool: core.pool,
+      dispatcher: core.dispatcher,
+      transaction: core.transaction,
+      redis: core.redis,
+      queues: core.queues,
+      logger: core.logger,
+      metrics,
+      readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX) },
+      orders: {
+        topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+        reservationTtlMs: config.RESERVATION_TTL_MS,
+        paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
+        waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+      },
+      tokens: createTokenVerifier(config),
+      trustProxyHops: config.HTTP_TRUST_PROXY_HOPS,
+      rateLimit: {
+        windowMs: config.RATE_LIMIT_WINDOW_MS,
+        ipMax: config.RATE_LIMIT_IP_MAX,
+        perCallerMax: { orders: config.RATE_LIMIT_ORDERS_MAX, api: config.RATE_LIMIT_API_MAX },
+        prefix: config.QUEUE_PREFIX,
+        redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
+      },
     },
-  });
+    options,
+  );
 }
 
 export function listen(app: ReturnType<typeof createApiApp>, port: number, host: string): Promise<Server> {
