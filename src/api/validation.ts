@@ -19,6 +19,7 @@ export const text = (max: number) =>
     .trim()
     .min(1, 'must not be empty')
     .max(max)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     .refine((value) => !/[\u0000-\u001f\u007f]/.test(value) && !loneSurrogate.test(value), 'must be printable text');
 
 /**
