@@ -60,8 +60,34 @@ function routeConfig(spec: RouteSpec): RouteConfig {
   };
 }
 
+/** The open endpoints outside /api/v1: probes, metrics and this documentation. */
+function registerOperations(registry: OpenAPIRegistry): void {
+  const open: Array<[string, string, string, string]> = [
+    ['/health', 'Liveness', 'application/json', '{"status":"ok"}'],
+    [
+      '/ready',
+      'Readiness: postgres, redis, relay (503 when PostgreSQL or Redis is down)',
+      'application/json',
+      'checks',
+    ],
+    ['/metrics', 'Prometheus metrics', 'text/plain', 'exposition format'],
+    ['/openapi.json', 'This document', 'application/json', 'OpenAPI 3.1'],
+    ['/docs', 'Swagger UI for this document', 'text/html', 'the page'],
+  ];
+  for (const [path, summary, type, description] of open) {
+    registry.registerPath({
+      method: 'get',
+      path,
+      summary,
+      tags: ['operations'],
+      responses: { 200: { description, content: { [type]: { schema: z.unknown() } } } },
+    });
+  }
+}
+
 export function openApiDocument(specs: readonly RouteSpec[]) {
   const registry = new OpenAPIRegistry();
+  registerOperations(registry);
   registry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
