@@ -82,5 +82,5 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 
 export async function getJson(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers: await withAuth(headers) });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
