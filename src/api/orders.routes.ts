@@ -25,6 +25,8 @@ import { createOrderSchema } from './validation.ts';
 
 export interface OrdersRoutesDeps extends OrderServiceDeps {
   waitSecondsMax: number;
+  /** How long a key and its answer are kept (at least 24 h). */
+  idempotencyKeyTtlMs: number;
 }
 
 /** `Prefer: wait=N` (RFC 7240): seconds to wait for the order to leave pending, capped. */
@@ -93,28 +95,44 @@ export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
           message: 'user_id must be the token’s user (admins may order for anyone)',
         });
       }
-      await withIdempotency(deps.pool, req, res, async () => {
-        const placed = await placeOrder(deps, {
-          userId: body.user_id,
-          currency: body.currency,
-          items: body.items,
-          couponCode: body.coupon_code ?? null,
-          shippingAddress: body.shipping_address,
-          correlationId: correlationIdOf(req),
-        });
-        if (!placed.ok) return { status: 400, body: { error: placed.error } };
-        const waited = await waiter.wait(placed.value.id, preferredWaitMs(req, deps.waitSecondsMax), leftPending);
-        if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
-        // 202 while the order is in flight; 201 when `Prefer: wait` saw it reach an outcome.
-        return {
-          status: waited.status === 'pending' ? 202 : 201,
-          body: orderView(waited),
-          headers: {
-            Location: `/api/v1/orders/${waited.id}`,
-            ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
-          },
-        };
+      const answer = (order: OrderRow) => ({
+        // 202 while the order is in flight; 201 when it reached an outcome.
+        status: order.status === 'pending' ? 202 : 201,
+        body: orderView(order),
+        headers: {
+          Location: `/api/v1/orders/${order.id}`,
+          ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
+        },
       });
+      await withIdempotency(
+        deps.pool,
+        req,
+        res,
+        {
+          run: async (orderId) => {
+            const placed = await placeOrder(deps, {
+              orderId,
+              userId: body.user_id,
+              currency: body.currency,
+              items: body.items,
+              couponCode: body.coupon_code ?? null,
+              shippingAddress: body.shipping_address,
+              correlationId: correlationIdOf(req),
+            });
+            if (!placed.ok) return { status: 400, body: { error: placed.error } };
+            const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
+            const waited = await waiter.wait(placed.value.id, waitMs, leftPending);
+            if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
+            return answer(waited);
+          },
+          recover: async (orderId) => {
+            const order = await readOrder(deps.pool, orderId);
+            return order === undefined ? undefined : answer(order);
+          },
+        },
+        deps.idempotencyKeyTtlMs,
+        randomUUID,
+      );
     },
   );
 

@@ -23,6 +23,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
         reservationTtlMs: config.RESERVATION_TTL_MS,
         paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
         waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+        idempotencyKeyTtlMs: config.IDEMPOTENCY_KEY_TTL_MS,
       },
       tokens: createTokenVerifier(config),
       trustProxyHops: config.HTTP_TRUST_PROXY_HOPS,
