@@ -17,6 +17,7 @@ import { ledgerRoutes } from './ledger.routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { ordersRoutes, type OrdersRoutesDeps } from './orders.routes.ts';
 import { createRateLimiters, type RateLimitSettings } from './rate-limit.middleware.ts';
+import { requestLog } from './request-log.middleware.ts';
 import { RouteBook } from './route-book.ts';
 
 export interface AppDeps extends HandleOnceDeps {
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxyHops ?? 0);
+  app.use(requestLog(deps.logger));
   app.use(express.json({ limit: '64kb' }));
 
   app.get('/health', (_req, res) => {

@@ -37,7 +37,10 @@ export function preferredWaitMs(req: Request, capSeconds: number): number {
 
 const ended = new Set(['cancelled', 'rejected', 'failed', 'expired']);
 
+/** The request's correlation id (the one its log line carries), or the given header, or a new one. */
 export function correlationIdOf(req: Request): string {
+  const logged = (req as { id?: unknown }).id;
+  if (typeof logged === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(logged)) return logged;
   const given = req.get('X-Correlation-Id');
   return given !== undefined && /^[A-Za-z0-9_.-]{1,100}$/.test(given) ? given : randomUUID();
 }

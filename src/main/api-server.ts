@@ -44,3 +44,19 @@ export function listen(app: ReturnType<typeof createApiApp>, port: number, host:
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
   });
 }
+
+/**
+ * Graceful stop: stop accepting, let requests in flight finish (idle keep-alive sockets close at
+ * once), and cut whatever is still open after `graceMs`, so a shutdown is bounded.
+ */
+export function stopServer(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
