@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { placeOrder, readOrder, requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
 import { listOrders, orderHistory } from '../orders/order.queries.ts';
+import { sleep } from '../platform/db.ts';
 import type { OrderRow } from '../orders/order.sql.ts';
 import { mayActFor, principalOf } from './auth.middleware.ts';
 import { decodeCursor, encodeCursor, micros, uuid } from './cursor.ts';
@@ -27,6 +28,8 @@ export interface OrdersRoutesDeps extends OrderServiceDeps {
   waitSecondsMax: number;
   /** How long a key and its answer are kept (at least 24 h). */
   idempotencyKeyTtlMs: number;
+  /** Chaos only: a pause between the order's commit and its answer, to kill the process there. */
+  pauseAfterCommitMs?: number;
 }
 
 /** `Prefer: wait=N` (RFC 7240): seconds to wait for the order to leave pending, capped. */
@@ -123,6 +126,7 @@ export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
               correlationId: correlationIdOf(req),
             });
             if (!placed.ok) return { status: 400, body: { error: placed.error } };
+            if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
             const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
             const waited = await waiter.wait(placed.value.id, waitMs, leftPending);
             if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);

@@ -24,6 +24,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
         paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
         waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
         idempotencyKeyTtlMs: config.IDEMPOTENCY_KEY_TTL_MS,
+        pauseAfterCommitMs: config.API_PAUSE_AFTER_ORDER_COMMIT_MS,
       },
       tokens: createTokenVerifier(config),
       trustProxyHops: config.HTTP_TRUST_PROXY_HOPS,

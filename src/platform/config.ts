@@ -73,6 +73,7 @@ export const configSchema = z
     ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
     HTTP_TRUST_PROXY_HOPS: integer(0, 10).default(0),
     IDEMPOTENCY_KEY_TTL_MS: integer(86_400_000, 90 * 86_400_000).default(86_400_000),
+    API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),
 
     RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
     RATE_LIMIT_IP_MAX: integer(1, 10_000_000).default(6_000),
