@@ -65,3 +65,13 @@ export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
   };
   return { requireAuth, requireAdmin };
 }
+
+/** A middleware that lets through any valid token (or an admin's session cookie). */
+export function requireAuth(verifier: TokenVerifier): RequestHandler {
+  return createAuthGuards(verifier).requireAuth;
+}
+
+/** A middleware that lets through only an admin's token or session cookie (401, else 403). */
+export function requireAdmin(verifier: TokenVerifier): RequestHandler {
+  return createAuthGuards(verifier).requireAdmin;
+}
