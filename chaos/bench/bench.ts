@@ -1,0 +1,198 @@
+// npm run bench [-- --quick] : the engine against the same order written as one transaction, in
+// one run. Pairs alternate engine and baseline at saturation (closed loop); the engine's latency is
+// measured at 50% and 80% of its saturation (open loop); hot products run with Redlock on and off.
+// Prints the tables, writes bench-results/<time>.json, and ends with the line `ratio <median>`.
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../src/platform/config.ts';
+import { signToken } from '../../src/platform/auth.ts';
+import { freshDatabase, maintenanceUrl, median, wipeableBenchDatabaseUrl } from './bench-support.ts';
+import { ensureTopic, startPrivateRedis } from './bench-infra.ts';
+import { Monitor, StatsReader } from './counters.ts';
+import {
+  baselineSaturation,
+  engineHot,
+  engineLatency,
+  engineSaturation,
+  type BenchContext,
+  type BenchSettings,
+  type PhaseResult,
+} from './phases.ts';
+import { perOrder, renderTables, say, startProgress, writeResults, type PairResult } from './report.ts';
+
+const usage = `usage: npm run bench -- [--quick] [--pairs N] [--clients N] [--products N] [--seconds S]
+       [--latency-seconds S] [--warmup-seconds S] [--no-hot] [--hot] [--port P] [--seed N]`;
+
+function settingsFrom(argv: string[]): BenchSettings & { port: number } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      pairs: { type: 'string' },
+      clients: { type: 'string', default: '50' },
+      products: { type: 'string', default: '50' },
+      seconds: { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      'warmup-seconds': { type: 'string' },
+      hot: { type: 'boolean' },
+      'no-hot': { type: 'boolean' },
+      port: { type: 'string', default: '3190' },
+      seed: { type: 'string', default: '42' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const number = (name: string, text: string | undefined, fallback: number) => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number\n${usage}`);
+    return value;
+  };
+  return {
+    quick,
+    pairs: Math.round(number('pairs', values.pairs, quick ? 1 : 3)),
+    clients: Math.round(number('clients', values.clients, 50)),
+    products: Math.round(number('products', values.products, 50)),
+    hotProducts: 10,
+    warmupMs: number('warmup-seconds', values['warmup-seconds'], quick ? 1 : 3) * 1_000,
+    engineWarmupMs: quick ? 3_000 : 5_000,
+    saturationMs: number('seconds', values.seconds, quick ? 5 : 20) * 1_000,
+    latencyMs: number('latency-seconds', values['latency-seconds'], quick ? 4 : 20) * 1_000,
+    drainTimeoutMs: quick ? 30_000 : 120_000,
+    startTimeoutMs: 90_000,
+    // Quick runs leave the hot-product phases out to stay under a minute; --hot puts them back.
+    hot: values['no-hot'] === true ? false : (values.hot ?? !quick),
+    seed: Math.round(number('seed', values.seed, 42)),
+    port: Math.round(number('port', values.port, 3190)),
+  };
+}
+
+async function run(context: BenchContext): Promise<{ phases: PhaseResult[]; pairs: PairResult[] }> {
+  const phases: PhaseResult[] = [];
+  const pairs: PairResult[] = [];
+  for (let pair = 1; pair <= context.settings.pairs; pair++) {
+    const engine = await engineSaturation(context, pair);
+    phases.push(engine);
+    say(`pair ${pair}: engine ${engine.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`);
+    phases.push(...(await engineLatency(context, pair, engine.orders_per_second ?? 1)));
+    say(`pair ${pair}: baseline`);
+    const baseline = await baselineSaturation(context, `baseline saturation #${pair}`, false);
+    phases.push(baseline);
+    const ratio = (engine.orders_per_second ?? 0) / (baseline.orders_per_second ?? Number.NaN);
+    pairs.push({ pair, engine: engine.orders_per_second ?? 0, baseline: baseline.orders_per_second ?? 0, ratio });
+    say(`pair ${pair}: baseline ${baseline.orders_per_second?.toFixed(1)} orders/s, ratio ${ratio.toFixed(3)}`);
+  }
+  if (context.settings.hot) {
+    phases.push(...(await engineHot(context)));
+    say('hot products: baseline');
+    phases.push(await baselineSaturation(context, 'baseline hot', true));
+  }
+  return { phases, pairs };
+}
+
+/** A phase that lost orders or answered errors makes the run fail, after its report. */
+function problemsOf(phases: PhaseResult[]): string[] {
+  const problems: string[] = [];
+  for (const phase of phases) {
+    if (phase.errors > 0) problems.push(`${phase.name}: ${phase.errors} errors, e.g. ${phase.error_samples[0]}`);
+    const d = phase.drained;
+    if (d !== null && !(d.final && d.published && d.notified)) {
+      problems.push(`${phase.name}: not drained (final ${d.final}, published ${d.published}, notified ${d.notified})`);
+    }
+  }
+  return problems;
+}
+
+async function main(): Promise<number> {
+  const settings = settingsFrom(process.argv.slice(2));
+  const runStartedAt = Date.now();
+  const databaseUrl = wipeableBenchDatabaseUrl();
+  const database = new URL(databaseUrl).pathname.slice(1);
+  const topic = process.env.KAFKA_TOPIC_ORDER_EVENTS ?? 'order-events-bench';
+  say(`database ${database} (schema rebuilt), topic ${topic}, ${settings.quick ? 'quick' : 'full'} mode`);
+  const setupPool = await freshDatabase(databaseUrl);
+  await setupPool.end();
+  const redis = await startPrivateRedis(Number(process.env.BENCH_REDIS_PORT ?? 6391));
+  say(`BullMQ on a private redis-server at ${redis.url}`);
+  const apiUrl = `http://127.0.0.1:${settings.port}`;
+  const engineEnv: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'bench',
+    KAFKA_TOPIC_ORDER_EVENTS: topic,
+    // Its own consumer group: the shared brokers' group 'notifications' has other engines' members.
+    KAFKA_NOTIFICATIONS_GROUP_ID: process.env.KAFKA_NOTIFICATIONS_GROUP_ID ?? 'notifications-bench',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(settings.port),
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'info',
+    REDLOCK_ENABLED: 'true',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  };
+  const config = loadConfig({ ...process.env, ...engineEnv });
+  await ensureTopic(config.KAFKA_BROKERS, topic);
+  // An admin token orders on behalf of the bench's customers, whether or not the API checks tokens yet.
+  const token = await signToken(config, { userId: 'bench-admin', role: 'admin', ttlSeconds: 6 * 3_600 });
+  const monitor = await Monitor.connect(databaseUrl);
+  const stats = await StatsReader.connect(maintenanceUrl(databaseUrl), database);
+  if (!(await stats.statementsAvailable())) {
+    say('pg_stat_statements is not loaded by this server: statements per order are not counted');
+  }
+  const stopProgress = startProgress(runStartedAt);
+  try {
+    const context: BenchContext = {
+      settings,
+      runTag: `r${randomUUID().slice(0, 6)}`,
+      topic,
+      apiUrl,
+      token,
+      poolSizeMax: config.PG_POOL_SIZE_MAX,
+      databaseUrl,
+      engineEnv,
+      monitor,
+      stats,
+      redis: { client: redis.client, pid: redis.pid },
+      say,
+    };
+    const { phases, pairs } = await run(context);
+    stopProgress();
+    const ratio = median(pairs.map((p) => p.ratio));
+    const problems = problemsOf(phases);
+    const path = writeResults({
+      started_at: new Date(runStartedAt).toISOString(),
+      seconds: (Date.now() - runStartedAt) / 1_000,
+      settings,
+      machine: { cpus: cpus().length, load_average: loadavg() },
+      database,
+      topic,
+      pg_pool_size_max: config.PG_POOL_SIZE_MAX,
+      pg_stat_statements: await stats.statementsAvailable(),
+      pairs,
+      ratio_median: ratio,
+      phases: phases.map((phase) => ({ ...phase, per_order: perOrder(phase) })),
+      problems,
+    });
+    process.stdout.write(`${renderTables(phases, pairs)}\n\n`);
+    for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
+    process.stdout.write(`results: ${path} (${((Date.now() - runStartedAt) / 1_000).toFixed(0)} s)\n`);
+    process.stdout.write(`ratio ${ratio.toFixed(3)}\n`);
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    stopProgress();
+    await monitor.client.end().catch(() => undefined);
+    await stats.close().catch(() => undefined);
+    await redis.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
