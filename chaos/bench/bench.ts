@@ -13,8 +13,7 @@ import { Monitor, StatsReader } from './counters.ts';
 import {
   baselineSaturation,
   engineHot,
-  engineLatency,
-  engineSaturation,
+  enginePair,
   type BenchContext,
   type BenchSettings,
   type PhaseResult,
@@ -75,10 +74,9 @@ async function run(context: BenchContext): Promise<{ phases: PhaseResult[]; pair
   const phases: PhaseResult[] = [];
   const pairs: PairResult[] = [];
   for (let pair = 1; pair <= context.settings.pairs; pair++) {
-    const engine = await engineSaturation(context, pair);
-    phases.push(engine);
-    say(`pair ${pair}: engine ${engine.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`);
-    phases.push(...(await engineLatency(context, pair, engine.orders_per_second ?? 1)));
+    const enginePhases = await enginePair(context, pair);
+    const engine = enginePhases[0]!;
+    phases.push(...enginePhases);
     say(`pair ${pair}: baseline`);
     const baseline = await baselineSaturation(context, `baseline saturation #${pair}`, false);
     phases.push(baseline);

@@ -69,6 +69,9 @@ export interface PhaseResult {
   outcomes: Outcomes | null;
   drained: Drained | null;
   costs: Costs | null;
+  /** How many orders the costs cover, and over what. */
+  costs_orders: number;
+  costs_scope: string | null;
 }
 
 const shippingAddress = { name: 'B', line1: '1 Road', city: 'Town', postal_code: '1000', country: 'GB' };
@@ -184,28 +187,9 @@ async function engineClosedLoop(
     outcomes: await outcomesOf(context.monitor, context.topic, measuredIds),
     drained,
     costs: null,
+    costs_orders: 0,
+    costs_scope: null,
   };
-}
-
-/** Engine at saturation: its own session, so the costs cover exactly its orders. */
-export async function engineSaturation(context: BenchContext, pair: number): Promise<PhaseResult> {
-  const products = await createProducts(context.monitor, `${context.runTag}-es${pair}`, context.settings.products);
-  const engine = await startEngine(context, `pair ${pair}`);
-  try {
-    await warmEngine(context, engine, spreadPicker(products));
-    const window = new CostWindow(context.stats, context.monitor, context.redis.client);
-    trackEngine(window, context, engine);
-    await window.open();
-    const phase = await engineClosedLoop(context, engine, `engine saturation #${pair}`, spreadPicker(products), {
-      products: 'spread',
-      redlock: true,
-    });
-    await window.sample();
-    await stopEngine(context, engine);
-    return { ...phase, costs: await window.close() };
-  } finally {
-    await engine.stop();
-  }
 }
 
 async function engineOpenLoop(
@@ -236,22 +220,76 @@ async function engineOpenLoop(
     outcomes: await outcomesOf(context.monitor, context.topic, ids),
     drained,
     costs: null,
+    costs_orders: 0,
+    costs_scope: null,
   };
 }
 
-/** Latency at 50% and 80% of the saturation just measured: open loop at a fixed rate. */
-export async function engineLatency(context: BenchContext, pair: number, saturation: number): Promise<PhaseResult[]> {
+async function latencyPhases(
+  context: BenchContext,
+  engine: EngineProcesses,
+  pair: number,
+  saturation: number,
+  pick: ProductPicker,
+): Promise<PhaseResult[]> {
+  const results: PhaseResult[] = [];
+  for (const share of [0.5, 0.8]) {
+    const name = `engine ${share * 100}% load #${pair}`;
+    results.push(await engineOpenLoop(context, engine, name, Math.max(1, saturation * share), pick));
+  }
+  return results;
+}
+
+/**
+ * One engine session, warmed up first: saturation, then (when `withLatency`) latency at 50% and
+ * 80% of it. The costs window runs from the saturation phase to the engine's exit, and is
+ * credited to the saturation phase with the count of orders it covers.
+ */
+async function engineSession(
+  context: BenchContext,
+  pair: number,
+  withLatency: boolean,
+): Promise<{ saturation: PhaseResult; latency: PhaseResult[] }> {
+  const products = await createProducts(context.monitor, `${context.runTag}-es${pair}`, context.settings.products);
+  const pick = spreadPicker(products);
+  const engine = await startEngine(context, `pair ${pair}`);
+  try {
+    await warmEngine(context, engine, pick);
+    const window = new CostWindow(context.stats, context.monitor, context.redis.client);
+    trackEngine(window, context, engine);
+    await window.open();
+    const name = `engine saturation #${pair}`;
+    const saturation = await engineClosedLoop(context, engine, name, pick, { products: 'spread', redlock: true });
+    const rate = saturation.orders_per_second ?? 1;
+    const latency = withLatency ? await latencyPhases(context, engine, pair, rate, pick) : [];
+    await window.sample();
+    await stopEngine(context, engine);
+    const costs = await window.close();
+    const covered = [saturation, ...latency].reduce((sum, p) => sum + p.placed - p.errors, 0);
+    const scope = withLatency ? 'this phase and the latency phases after it, one engine session' : 'this phase';
+    return { saturation: { ...saturation, costs, costs_orders: covered, costs_scope: scope }, latency };
+  } finally {
+    await engine.stop();
+  }
+}
+
+/**
+ * The engine's part of a pair. A full run gives saturation its own session, so its per-order
+ * costs are its own, and the latency phases another; a quick run saves a start by sharing one.
+ */
+export async function enginePair(context: BenchContext, pair: number): Promise<PhaseResult[]> {
+  if (context.settings.quick) {
+    const { saturation, latency } = await engineSession(context, pair, true);
+    return [saturation, ...latency];
+  }
+  const { saturation } = await engineSession(context, pair, false);
+  context.say(`pair ${pair}: engine ${saturation.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`);
   const products = await createProducts(context.monitor, `${context.runTag}-el${pair}`, context.settings.products);
   const engine = await startEngine(context, `pair ${pair} latency`);
   try {
     await warmEngine(context, engine, spreadPicker(products));
-    const results: PhaseResult[] = [];
-    for (const share of [0.5, 0.8]) {
-      const rate = Math.max(1, saturation * share);
-      const name = `engine ${share * 100}% load #${pair}`;
-      results.push(await engineOpenLoop(context, engine, name, rate, spreadPicker(products)));
-    }
-    return results;
+    const rate = saturation.orders_per_second ?? 1;
+    return [saturation, ...(await latencyPhases(context, engine, pair, rate, spreadPicker(products)))];
   } finally {
     await stopEngine(context, engine);
   }
@@ -330,6 +368,8 @@ export async function baselineSaturation(context: BenchContext, name: string, ho
       outcomes: { ...outcomes, createToFinalMs: percentilesOf(run.measured.map((p) => p.ms)) },
       drained: null,
       costs,
+      costs_orders: run.placements.length - summarize(run.placements).errors,
+      costs_scope: 'this phase',
     };
   } finally {
     if (!ended) await pool.end();

@@ -62,14 +62,16 @@ export interface PerOrder {
   commits: number;
   rows_written: number;
   statements: number | null;
+  /** INFO commandstats counts the commands a Lua script runs too. */
   redis_commands: number;
+  redis_script_calls: number;
   redis_top: Record<string, number>;
 }
 
 /** Costs divided by the orders placed in the window (warm-up included, as its work is counted too). */
 export function perOrder(phase: PhaseResult): PerOrder | null {
   const costs = phase.costs;
-  const orders = phase.placed - phase.errors;
+  const orders = phase.costs_orders;
   if (costs === null || orders === 0) return null;
   const ms = (seconds: number) => Math.round((seconds * 1_000 * 100) / orders) / 100;
   const per = (n: number) => Math.round((n * 100) / orders) / 100;
@@ -95,6 +97,7 @@ export function perOrder(phase: PhaseResult): PerOrder | null {
     rows_written: per(db.rows_inserted + db.rows_updated + db.rows_deleted),
     statements: db.statements === null ? null : per(db.statements),
     redis_commands: per(redisTotal),
+    redis_script_calls: per((costs.redisCommands.evalsha ?? 0) + (costs.redisCommands.eval ?? 0)),
     redis_top: redisTop,
   };
 }
@@ -163,8 +166,12 @@ export function renderTables(phases: PhaseResult[], pairs: PairResult[]): string
     rows.push(['pg commits', ...per.map(([, p]) => fixed(p?.commits, 2))]);
     rows.push(['pg rows written', ...per.map(([, p]) => fixed(p?.rows_written, 2))]);
     rows.push(['pg statements (pg_stat_statements)', ...per.map(([, p]) => fixed(p?.statements, 2))]);
-    rows.push(['redis commands', ...per.map(([, p]) => fixed(p?.redis_commands, 2))]);
+    rows.push(['redis commands (incl. inside scripts)', ...per.map(([, p]) => fixed(p?.redis_commands, 2))]);
+    rows.push(['redis script calls (EVALSHA)', ...per.map(([, p]) => fixed(p?.redis_script_calls, 2))]);
     out.push(table(['per order', ...per.map(([name]) => name)], rows));
+    for (const phase of costed) {
+      out.push(`  ${phase.name}: ${phase.costs_orders} orders over ${phase.costs_scope}, warm-up excluded`);
+    }
   }
   return out.join('\n');
 }
