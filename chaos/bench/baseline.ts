@@ -52,7 +52,15 @@ export async function placeBaselineOrder(pool: Pool, order: OrderShape, topic: s
       text: `INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
                                  shipping_address, correlation_id, finalized_at)
              VALUES ($1, $2, $3, 'confirmed', 'confirmed', '{}', 1, $4, $5, $5, $6, $7, now())`,
-      values: [orderId, order.userId, currency, JSON.stringify(items), subtotal, JSON.stringify(shippingAddress), orderId],
+      values: [
+        orderId,
+        order.userId,
+        currency,
+        JSON.stringify(items),
+        subtotal,
+        JSON.stringify(shippingAddress),
+        orderId,
+      ],
     });
     const entries = orderPaymentEntries({ userId: order.userId, subtotal, discount: '0', total: subtotal, currency });
     await insertTransaction(
@@ -90,8 +98,9 @@ export async function retireBaselineEvents(
 ): Promise<void> {
   const messageIds = orderIds.map((id) => messageIdFor(id, 'order.confirmed'));
   for (let i = 0; i < messageIds.length; i += 5_000) {
-    await query(`UPDATE outbox SET dispatched_at = now() WHERE message_id = ANY($1::text[]) AND dispatched_at IS NULL`, [
-      messageIds.slice(i, i + 5_000),
-    ]);
+    await query(
+      `UPDATE outbox SET dispatched_at = now() WHERE message_id = ANY($1::text[]) AND dispatched_at IS NULL`,
+      [messageIds.slice(i, i + 5_000)],
+    );
   }
 }

@@ -128,7 +128,11 @@ export interface DatabaseDelta {
 }
 
 /** after - before, less the monitor's own queries (each one an autocommit transaction). */
-export function databaseDelta(before: DatabaseCounters, after: DatabaseCounters, monitorQueries: number): DatabaseDelta {
+export function databaseDelta(
+  before: DatabaseCounters,
+  after: DatabaseCounters,
+  monitorQueries: number,
+): DatabaseDelta {
   const commits = after.xact_commit - before.xact_commit - monitorQueries;
   const rollbacks = after.xact_rollback - before.xact_rollback;
   let statements: number | null = null;

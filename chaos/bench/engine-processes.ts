@@ -58,7 +58,10 @@ export class EngineProcesses {
   async start(timeoutMs: number): Promise<void> {
     this.stopping = false;
     for (const spec of engineRoles) this.spawnRole(spec, {});
-    await this.waitReady(engineRoles.map((s) => s.role), timeoutMs);
+    await this.waitReady(
+      engineRoles.map((s) => s.role),
+      timeoutMs,
+    );
   }
 
   /** Stops one role and starts it again with extra settings (e.g. REDLOCK_ENABLED=false). */

@@ -96,10 +96,23 @@ function httpPlacer(context: BenchContext, pick: ProductPicker, waitSeconds: num
     });
     const text = await response.text();
     if (response.status !== 201 && response.status !== 202) {
-      return { orderId: null, outcome: 'error', status: String(response.status), ms: 0, at: 0, error: text.slice(0, 300) };
+      return {
+        orderId: null,
+        outcome: 'error',
+        status: String(response.status),
+        ms: 0,
+        at: 0,
+        error: text.slice(0, 300),
+      };
     }
     const body = JSON.parse(text) as { id: string; status: string };
-    return { orderId: body.id, outcome: response.status === 201 ? 'final' : 'accepted', status: body.status, ms: 0, at: 0 };
+    return {
+      orderId: body.id,
+      outcome: response.status === 201 ? 'final' : 'accepted',
+      status: body.status,
+      ms: 0,
+      at: 0,
+    };
   };
 }
 
@@ -283,7 +296,9 @@ export async function enginePair(context: BenchContext, pair: number): Promise<P
     return [saturation, ...latency];
   }
   const { saturation } = await engineSession(context, pair, false);
-  context.say(`pair ${pair}: engine ${saturation.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`);
+  context.say(
+    `pair ${pair}: engine ${saturation.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`,
+  );
   const products = await createProducts(context.monitor, `${context.runTag}-el${pair}`, context.settings.products);
   const engine = await startEngine(context, `pair ${pair} latency`);
   try {

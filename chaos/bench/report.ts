@@ -114,9 +114,19 @@ function table(headers: string[], rows: string[][]): string {
 function latencyRow(phase: PhaseResult): string[] {
   const o = phase.outcomes;
   const load =
-    phase.load.type === 'closed' ? `closed, ${phase.load.clients} clients` : `open, ${fixed(phase.load.target_per_second)}/s`;
-  const statuses = o === null ? '-' : Object.entries(o.statuses).map(([s, n]) => `${s} ${n}`).join(', ');
-  const final = o === null ? '-' : `${fixed(o.createToFinalMs.p50, 0)} / ${fixed(o.createToFinalMs.p95, 0)} / ${fixed(o.createToFinalMs.p99, 0)}`;
+    phase.load.type === 'closed'
+      ? `closed, ${phase.load.clients} clients`
+      : `open, ${fixed(phase.load.target_per_second)}/s`;
+  const statuses =
+    o === null
+      ? '-'
+      : Object.entries(o.statuses)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ');
+  const final =
+    o === null
+      ? '-'
+      : `${fixed(o.createToFinalMs.p50, 0)} / ${fixed(o.createToFinalMs.p95, 0)} / ${fixed(o.createToFinalMs.p99, 0)}`;
   const lag =
     o === null || phase.system === 'baseline'
       ? '-'
@@ -144,17 +154,30 @@ export function renderTables(phases: PhaseResult[], pairs: PairResult[]): string
   );
   out.push(`median ratio: ${fixed(median(pairs.map((p) => p.ratio)), 3)}`);
   out.push('');
-  out.push('Latency (ms; create to final from PostgreSQL, request as the client saw it, topic lag = outbox row to published):');
+  out.push(
+    'Latency (ms; create to final from PostgreSQL, request as the client saw it, topic lag = outbox row to published):',
+  );
   out.push(
     table(
-      ['phase', 'load', 'orders/s', 'create->final p50/p95/p99', 'request p50/p99', 'topic lag p50/p99', 'statuses', 'errors'],
+      [
+        'phase',
+        'load',
+        'orders/s',
+        'create->final p50/p95/p99',
+        'request p50/p99',
+        'topic lag p50/p99',
+        'statuses',
+        'errors',
+      ],
       phases.map(latencyRow),
     ),
   );
   const costed = phases.filter((p) => p.costs !== null);
   if (costed.length > 0) {
     out.push('');
-    out.push('Per order (CPU ms by process group; PostgreSQL counters of the bench database; Redis = the BullMQ node):');
+    out.push(
+      'Per order (CPU ms by process group; PostgreSQL counters of the bench database; Redis = the BullMQ node):',
+    );
     const per = costed.map((p) => [p.name, perOrder(p)] as const);
     const groups = [...new Set(per.flatMap(([, p]) => Object.keys(p?.cpu_ms ?? {})))].sort();
     const rows: string[][] = [];
