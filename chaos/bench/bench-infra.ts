@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { createKafka } from '../../src/platform/kafka.ts';
 import { createRedis, type Redis } from '../../src/platform/redis.ts';
 import { pollUntil } from './bench-support.ts';
+import { adoptChild } from './engine-processes.ts';
 
 export interface PrivateRedis {
   url: string;
@@ -34,6 +35,7 @@ export async function startPrivateRedis(firstPort: number): Promise<PrivateRedis
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
+  adoptChild(child);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const url = `redis://127.0.0.1:${port}`;
   const client = createRedis(url, { maxRetriesPerRequest: 1 });

@@ -10,6 +10,7 @@ import { signToken } from '../../src/platform/auth.ts';
 import { freshDatabase, maintenanceUrl, median, wipeableBenchDatabaseUrl } from './bench-support.ts';
 import { ensureTopic, startPrivateRedis } from './bench-infra.ts';
 import { Monitor, StatsReader } from './counters.ts';
+import { stopChildrenOnSignal } from './engine-processes.ts';
 import {
   baselineSaturation,
   engineHot,
@@ -105,48 +106,83 @@ function problemsOf(phases: PhaseResult[]): string[] {
   return problems;
 }
 
-async function main(): Promise<number> {
-  const settings = settingsFrom(process.argv.slice(2));
-  const runStartedAt = Date.now();
-  const databaseUrl = wipeableBenchDatabaseUrl();
-  const database = new URL(databaseUrl).pathname.slice(1);
-  const topic = process.env.KAFKA_TOPIC_ORDER_EVENTS ?? 'order-events-bench';
-  say(`database ${database} (schema rebuilt), topic ${topic}, ${settings.quick ? 'quick' : 'full'} mode`);
-  const setupPool = await freshDatabase(databaseUrl);
-  await setupPool.end();
-  const redis = await startPrivateRedis(Number(process.env.BENCH_REDIS_PORT ?? 6391));
-  say(`BullMQ on a private redis-server at ${redis.url}`);
-  const apiUrl = `http://127.0.0.1:${settings.port}`;
-  const engineEnv: Record<string, string> = {
+/** The settings every engine process of the run gets. */
+function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl: string): Record<string, string> {
+  return {
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
+    REDIS_URL: redisUrl,
     QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'bench',
     KAFKA_TOPIC_ORDER_EVENTS: topic,
     // Its own consumer group: the shared brokers' group 'notifications' has other engines' members.
     KAFKA_NOTIFICATIONS_GROUP_ID: process.env.KAFKA_NOTIFICATIONS_GROUP_ID ?? 'notifications-bench',
     HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(settings.port),
+    HTTP_PORT: String(port),
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     REDLOCK_ENABLED: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
   };
-  const config = loadConfig({ ...process.env, ...engineEnv });
-  await ensureTopic(config.KAFKA_BROKERS, topic);
-  // An admin token orders on behalf of the bench's customers, whether or not the API checks tokens yet.
-  const token = await signToken(config, { userId: 'bench-admin', role: 'admin', ttlSeconds: 6 * 3_600 });
-  const monitor = await Monitor.connect(databaseUrl);
-  const stats = await StatsReader.connect(maintenanceUrl(databaseUrl), database);
-  if (!(await stats.statementsAvailable())) {
-    say('pg_stat_statements is not loaded by this server: statements per order are not counted');
-  }
+}
+
+/** Prints the tables, the problems and `ratio <median>` last; writes the JSON. Returns the exit code. */
+function report(context: BenchContext, result: { phases: PhaseResult[]; pairs: PairResult[] }, runStartedAt: number) {
+  const { phases, pairs } = result;
+  const ratio = median(pairs.map((p) => p.ratio));
+  const problems = problemsOf(phases);
+  const path = writeResults({
+    started_at: new Date(runStartedAt).toISOString(),
+    seconds: (Date.now() - runStartedAt) / 1_000,
+    settings: context.settings,
+    machine: { cpus: cpus().length, load_average_at_end: loadavg() },
+    database: new URL(context.databaseUrl).pathname.slice(1),
+    topic: context.topic,
+    pg_pool_size_max: context.poolSizeMax,
+    pairs,
+    ratio_median: ratio,
+    phases: phases.map((phase) => ({ ...phase, per_order: perOrder(phase) })),
+    problems,
+  });
+  process.stdout.write(`${renderTables(phases, pairs)}\n\n`);
+  for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
+  process.stdout.write(`results: ${path} (${((Date.now() - runStartedAt) / 1_000).toFixed(0)} s)\n`);
+  process.stdout.write(`ratio ${ratio.toFixed(3)}\n`);
+  return problems.length === 0 ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const settings = settingsFrom(process.argv.slice(2));
+  stopChildrenOnSignal();
+  const runStartedAt = Date.now();
+  const databaseUrl = wipeableBenchDatabaseUrl();
+  const database = new URL(databaseUrl).pathname.slice(1);
+  const topic = process.env.KAFKA_TOPIC_ORDER_EVENTS ?? 'order-events-bench';
+  const [load1] = loadavg();
+  say(`database ${database} (schema rebuilt), topic ${topic}, ${settings.quick ? 'quick' : 'full'} mode`);
+  say(`machine: ${cpus().length} CPUs, load average ${load1?.toFixed(1)}: figures from a busy machine are noise`);
+  const setupPool = await freshDatabase(databaseUrl);
+  await setupPool.end();
+  const redis = await startPrivateRedis(Number(process.env.BENCH_REDIS_PORT ?? 6391));
+  const closers: (() => Promise<unknown>)[] = [() => redis.stop()];
   const stopProgress = startProgress(runStartedAt);
   try {
+    say(`BullMQ on a private redis-server at ${redis.url}`);
+    const engineEnv = engineEnvFor(settings.port, databaseUrl, topic, redis.url);
+    const config = loadConfig({ ...process.env, ...engineEnv });
+    await ensureTopic(config.KAFKA_BROKERS, topic);
+    // An admin token orders on behalf of the bench's customers, whether or not the API checks tokens yet.
+    const token = await signToken(config, { userId: 'bench-admin', role: 'admin', ttlSeconds: 6 * 3_600 });
+    const monitor = await Monitor.connect(databaseUrl);
+    closers.unshift(() => monitor.client.end());
+    const stats = await StatsReader.connect(maintenanceUrl(databaseUrl), database);
+    closers.unshift(() => stats.close());
+    if (!(await stats.statementsAvailable())) {
+      say('pg_stat_statements is not loaded by this server: statements per order are not counted');
+    }
     const context: BenchContext = {
       settings,
       runTag: `r${randomUUID().slice(0, 6)}`,
       topic,
-      apiUrl,
+      apiUrl: `http://127.0.0.1:${settings.port}`,
       token,
       poolSizeMax: config.PG_POOL_SIZE_MAX,
       databaseUrl,
@@ -156,34 +192,12 @@ async function main(): Promise<number> {
       redis: { client: redis.client, pid: redis.pid },
       say,
     };
-    const { phases, pairs } = await run(context);
+    const result = await run(context);
     stopProgress();
-    const ratio = median(pairs.map((p) => p.ratio));
-    const problems = problemsOf(phases);
-    const path = writeResults({
-      started_at: new Date(runStartedAt).toISOString(),
-      seconds: (Date.now() - runStartedAt) / 1_000,
-      settings,
-      machine: { cpus: cpus().length, load_average: loadavg() },
-      database,
-      topic,
-      pg_pool_size_max: config.PG_POOL_SIZE_MAX,
-      pg_stat_statements: await stats.statementsAvailable(),
-      pairs,
-      ratio_median: ratio,
-      phases: phases.map((phase) => ({ ...phase, per_order: perOrder(phase) })),
-      problems,
-    });
-    process.stdout.write(`${renderTables(phases, pairs)}\n\n`);
-    for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
-    process.stdout.write(`results: ${path} (${((Date.now() - runStartedAt) / 1_000).toFixed(0)} s)\n`);
-    process.stdout.write(`ratio ${ratio.toFixed(3)}\n`);
-    return problems.length === 0 ? 0 : 1;
+    return report(context, result, runStartedAt);
   } finally {
     stopProgress();
-    await monitor.client.end().catch(() => undefined);
-    await stats.close().catch(() => undefined);
-    await redis.stop();
+    for (const close of closers) await close().catch(() => undefined);
   }
 }
 

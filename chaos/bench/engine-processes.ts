@@ -34,6 +34,24 @@ export const engineRoles: RoleSpec[] = [
   },
 ];
 
+/** Every child the bench started and has not seen exit, so an interrupted run leaves none behind. */
+const liveChildren = new Set<ChildProcess>();
+
+export function adoptChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+/** On SIGINT or SIGTERM: stop every child, then exit with the signal's status. */
+export function stopChildrenOnSignal(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of liveChildren) child.kill('SIGTERM');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const tailLines = 30;
 
@@ -97,6 +115,7 @@ export class EngineProcesses {
       env: { ...process.env, ...this.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    adoptChild(child);
     const running: Running = { spec, child, tail: [], ready: false };
     this.running.set(spec.role, running);
     const onLine = (line: string) => {
