@@ -121,6 +121,11 @@ function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl
     LOG_LEVEL: 'info',
     REDLOCK_ENABLED: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    // Per-caller rate limits (where the API has them) would throttle one admin token placing
+    // hundreds of orders a second: the limiter still runs, with a ceiling the bench cannot reach.
+    RATE_LIMIT_ORDERS_MAX: '10000000',
+    RATE_LIMIT_API_MAX: '10000000',
+    RATE_LIMIT_IP_MAX: '10000000',
   };
 }
 

@@ -14,9 +14,9 @@ import {
   orderShape,
   spreadPicker,
   type Placement,
-  type Placer,
   type ProductPicker,
 } from './load.ts';
+import { httpPlacer } from './engine-client.ts';
 import { benchApplications, CostWindow, createProducts, drain, outcomesOf, type Costs } from './measure.ts';
 import { percentilesOf, type Percentiles } from './bench-support.ts';
 import type { Outcomes, Drained } from './measure.ts';
@@ -72,48 +72,6 @@ export interface PhaseResult {
   /** How many orders the costs cover, and over what. */
   costs_orders: number;
   costs_scope: string | null;
-}
-
-const shippingAddress = { name: 'B', line1: '1 Road', city: 'Town', postal_code: '1000', country: 'GB' };
-
-/** POST /api/v1/orders as an admin ordering for a customer; with waitSeconds > 0, `Prefer: wait`. */
-function httpPlacer(context: BenchContext, pick: ProductPicker, waitSeconds: number): Placer {
-  return async (n) => {
-    const order = orderShape(n, pick);
-    const response = await fetch(`${context.apiUrl}/api/v1/orders`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${context.token}`,
-        ...(waitSeconds > 0 ? { Prefer: `wait=${waitSeconds}` } : {}),
-      },
-      body: JSON.stringify({
-        user_id: order.userId,
-        currency: 'USD',
-        items: [{ product_id: order.productId, quantity: order.quantity }],
-        shipping_address: shippingAddress,
-      }),
-    });
-    const text = await response.text();
-    if (response.status !== 201 && response.status !== 202) {
-      return {
-        orderId: null,
-        outcome: 'error',
-        status: String(response.status),
-        ms: 0,
-        at: 0,
-        error: text.slice(0, 300),
-      };
-    }
-    const body = JSON.parse(text) as { id: string; status: string };
-    return {
-      orderId: body.id,
-      outcome: response.status === 201 ? 'final' : 'accepted',
-      status: body.status,
-      ms: 0,
-      at: 0,
-    };
-  };
 }
 
 function summarize(placements: Placement[]) {
