@@ -170,6 +170,7 @@ describe('the admin pages in a real browser (offline)', () => {
     await row.waitFor({ timeout: 20_000 });
     expect(await row.locator('td').nth(1).textContent()).toBe('charging');
     expect(await row.locator('td').nth(4).textContent()).toContain('payment.charge');
+    expect(await row.locator('td').nth(5).textContent()).toMatch(/payment\.charge: \d+ attempt\(s\)/);
     await page.screenshot({ path: `${screenshots}machine-stuck.png`, fullPage: true });
     await Promise.all([page.waitForURL(/order=/), row.locator('a').click()]);
     await page.locator('#force-cancel:enabled').waitFor({ timeout: 10_000 });

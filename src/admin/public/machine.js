@@ -43,6 +43,21 @@ function stateElement(id) {
   return svg.querySelector(`[data-state="${CSS.escape(id)}"]`);
 }
 
+/** A timer not yet due is shown as such: the order is not waiting on a worker for it. */
+function isTimer(w) {
+  return Date.parse(w.due_at) > Date.now();
+}
+
+function awaitedText(w) {
+  if (isTimer(w)) return `${w.type} (timer, due in ${duration((Date.parse(w.due_at) - Date.now()) / 1000)})`;
+  return `${w.type} → ${w.destination}`;
+}
+
+function attemptsText(w) {
+  if (w.job) return `${w.type}: ${w.job.attempts_made} attempt(s), ${w.job.state}`;
+  return isTimer(w) ? '' : `${w.type}: no job (the sweeper hands it over)`;
+}
+
 function renderFleet(body) {
   const stuckStates = new Set(body.fleet.stuck.flatMap((s) => withAncestors(s.state)));
   for (const s of body.fleet.states) {
@@ -69,8 +84,8 @@ function renderFleet(body) {
         text('td', s.state),
         text('td', duration(s.age_seconds)),
         text('td', last ? `#${last.seq} ${last.event_type} (${last.message_id}) at ${last.at}` : ''),
-        text('td', s.waiting_for.map((w) => `${w.type} → ${w.destination}`).join(', ')),
-        text('td', s.waiting_for.map((w) => (w.job ? `${w.job.attempts_made} (${w.job.state})` : 'no job')).join(', ')),
+        text('td', s.waiting_for.map(awaitedText).join(', ')),
+        text('td', s.waiting_for.map(attemptsText).filter(Boolean).join(', ')),
       );
       return row;
     }),
@@ -135,12 +150,7 @@ function renderOrder(timeline) {
   document
     .getElementById('waiting')
     .replaceChildren(
-      ...timeline.waiting_for.map((w) =>
-        text(
-          'li',
-          `${w.type} → ${w.destination} (due ${w.due_at})${w.job ? `, job ${w.job.state}, ${w.job.attempts_made} attempt(s)` : ''}`,
-        ),
-      ),
+      ...timeline.waiting_for.map((w) => text('li', [awaitedText(w), attemptsText(w)].filter(Boolean).join('; '))),
     );
   document
     .getElementById('dead-letters')
