@@ -14,9 +14,9 @@ export interface SessionOptions {
 
 /** Only a local admin path may follow a login, so the form cannot bounce a browser elsewhere. */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/admin(\/[A-Za-z0-9/_.?=&%-]*)?$/.test(next) && !next.startsWith('//')
-    ? next
-    : '/admin/machine';
+  const local =
+    typeof next === 'string' && /^\/admin(\/[A-Za-z0-9/_.?=&%-]*)?$/.test(next) && !/\/\.\.?(\/|$|\?)/.test(next);
+  return local ? next : '/admin/machine';
 }
 
 function cookie(req: Request, token: string, maxAgeSeconds: number): string {
