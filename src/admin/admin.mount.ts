@@ -25,6 +25,8 @@ function engineQueues(core: CoreDeps): { queues: Queue[]; owned: Queue[] } {
 
 export interface MountedAdmin {
   invariants: InvariantCheck;
+  /** Job counts of the queues only the admin holds (outbox-relay), for the scrape. */
+  collectOwnedQueues(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,12 @@ export function mountAdmin(app: Express, core: CoreDeps, metrics: Metrics): Moun
   app.use(machineRouter({ core, queues, guard, invariants }));
   return {
     invariants,
+    async collectOwnedQueues() {
+      for (const queue of owned) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+        for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, n);
+      }
+    },
     async close() {
       await invariants.stop();
       await Promise.all(owned.map((queue) => queue.close()));

@@ -14,7 +14,11 @@ export function routeOf(req: Request): string {
   return path.length > 1 ? path.replace(/\/$/, '') : '/';
 }
 
-export function withHttpMetrics(app: Express, metrics: Metrics): Express {
+/**
+ * `beforeScrape` runs before the app answers GET /metrics: it sets gauges the app's own
+ * collector does not know about (the relay queue's job counts, which the API holds only here).
+ */
+export function withHttpMetrics(app: Express, metrics: Metrics, beforeScrape?: () => Promise<void>): Express {
   const outer = express();
   outer.disable('x-powered-by');
   outer.use((req, res, next) => {
@@ -26,7 +30,15 @@ export function withHttpMetrics(app: Express, metrics: Metrics): Express {
       if (req.method === 'POST' && route === '/api/v1/orders' && accepted && !res.get('Idempotent-Replayed'))
         metrics.ordersCreated.inc();
     });
-    next();
+    if (beforeScrape === undefined || req.method !== 'GET' || req.path !== '/metrics') {
+      next();
+      return;
+    }
+    // A failed refresh leaves the last values; the scrape itself still answers.
+    beforeScrape().then(
+      () => next(),
+      () => next(),
+    );
   });
   outer.use(app);
   return outer;

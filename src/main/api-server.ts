@@ -28,7 +28,8 @@ export function createApiApp(core: CoreDeps, metrics: Metrics) {
     mount: (inner) => void (admin = mountAdmin(inner, core, metrics)),
   });
   // The operator's surfaces (src/admin/): HTTP metrics around every route; admin closed with the server.
-  return Object.assign(withHttpMetrics(app, metrics), { closeAdmin: () => admin?.close() });
+  const outer = withHttpMetrics(app, metrics, async () => admin?.collectOwnedQueues());
+  return Object.assign(outer, { closeAdmin: () => admin?.close() });
 }
 
 export function listen(app: ReturnType<typeof createApiApp>, port: number, host: string): Promise<Server> {
