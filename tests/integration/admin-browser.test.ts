@@ -2,9 +2,10 @@
 // request that leaves 127.0.0.1 refused, so the pages are proven to work offline. Login, Bull
 // Board, the machine drawing (every state of the definition), the order view against
 // order_transitions, a stuck order force-cancelled from the page, and refusals. Screenshots go
-// to docs/screenshots/ (the README shows them). A missing browser fails the file, never skips.
+// to test-results/screenshots/ (or SCREENSHOTS_DIR). A missing browser fails the file, never skips.
 import { existsSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { orderMachine } from '../../machines/order.machine.ts';
@@ -14,7 +15,9 @@ import { signToken } from '../../src/platform/auth.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const screenshots = new URL('../../docs/screenshots/', import.meta.url).pathname;
+// Test artifacts by default (git-ignored); SCREENSHOTS_DIR=docs/screenshots refreshes the README's.
+const root = new URL('../../', import.meta.url).pathname;
+const screenshots = `${resolve(root, process.env.SCREENSHOTS_DIR ?? 'test-results/screenshots')}/`;
 const engineQueues = ['orders', 'inventory', 'coupons', 'payments', 'ledger', 'outbox-relay'];
 const stateIds = machineGraph(orderMachine).states.map((s) => s.id);
 
