@@ -110,6 +110,11 @@ export const configSchema = z
     OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
     OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
 
+    // --- operator surfaces (admin session, visualizer, periodic invariant check) ---
+    ADMIN_SESSION_TTL_S: integer(60, 7 * 86_400).default(8 * 3_600),
+    ADMIN_STUCK_AFTER_MS: integer(1_000, 7 * 86_400_000).default(5 * 60_000),
+    INVARIANT_CHECK_INTERVAL_MS: integer(1_000, 3_600_000).default(15_000),
+
     PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
     PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),
     PAYMENT_SIM_LATENCY_MS_MAX: integer(0, 60_000).default(20),
