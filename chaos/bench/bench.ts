@@ -130,7 +130,12 @@ function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl
 }
 
 /** Prints the tables, the problems and `ratio <median>` last; writes the JSON. Returns the exit code. */
-function report(context: BenchContext, result: { phases: PhaseResult[]; pairs: PairResult[] }, runStartedAt: number) {
+function report(
+  context: BenchContext,
+  result: { phases: PhaseResult[]; pairs: PairResult[] },
+  runStartedAt: number,
+  loadAtStart: number[],
+) {
   const { phases, pairs } = result;
   const ratio = median(pairs.map((p) => p.ratio));
   const problems = problemsOf(phases);
@@ -138,7 +143,8 @@ function report(context: BenchContext, result: { phases: PhaseResult[]; pairs: P
     started_at: new Date(runStartedAt).toISOString(),
     seconds: (Date.now() - runStartedAt) / 1_000,
     settings: context.settings,
-    machine: { cpus: cpus().length, load_average_at_end: loadavg() },
+    // A busy machine makes every figure noise: the load averages say how busy it was.
+    machine: { cpus: cpus().length, load_average_at_start: loadAtStart, load_average_at_end: loadavg() },
     database: new URL(context.databaseUrl).pathname.slice(1),
     topic: context.topic,
     pg_pool_size_max: context.poolSizeMax,
@@ -161,7 +167,8 @@ async function main(): Promise<number> {
   const databaseUrl = wipeableBenchDatabaseUrl();
   const database = new URL(databaseUrl).pathname.slice(1);
   const topic = process.env.KAFKA_TOPIC_ORDER_EVENTS ?? 'order-events-bench';
-  const [load1] = loadavg();
+  const loadAtStart = loadavg();
+  const [load1] = loadAtStart;
   say(`database ${database} (schema rebuilt), topic ${topic}, ${settings.quick ? 'quick' : 'full'} mode`);
   say(`machine: ${cpus().length} CPUs, load average ${load1?.toFixed(1)}: figures from a busy machine are noise`);
   const setupPool = await freshDatabase(databaseUrl);
@@ -199,7 +206,7 @@ async function main(): Promise<number> {
     };
     const result = await run(context);
     stopProgress();
-    return report(context, result, runStartedAt);
+    return report(context, result, runStartedAt, loadAtStart);
   } finally {
     stopProgress();
     for (const close of closers) await close().catch(() => undefined);
