@@ -24,24 +24,34 @@ import { perOrder, renderTables, say, startProgress, writeResults, type PairResu
 const usage = `usage: npm run bench -- [--quick] [--pairs N] [--clients N] [--products N] [--seconds S]
        [--latency-seconds S] [--warmup-seconds S] [--no-hot] [--hot] [--port P] [--seed N]`;
 
+/** A wrong command line: one line and exit 64, no stack. */
+class UsageError extends Error {}
+
 function settingsFrom(argv: string[]): BenchSettings & { port: number } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      pairs: { type: 'string' },
-      clients: { type: 'string', default: '50' },
-      products: { type: 'string', default: '50' },
-      seconds: { type: 'string' },
-      'latency-seconds': { type: 'string' },
-      'warmup-seconds': { type: 'string' },
-      hot: { type: 'boolean' },
-      'no-hot': { type: 'boolean' },
-      port: { type: 'string', default: '3190' },
-      seed: { type: 'string', default: '42' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const parse = () =>
+    parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        pairs: { type: 'string' },
+        clients: { type: 'string', default: '50' },
+        products: { type: 'string', default: '50' },
+        seconds: { type: 'string' },
+        'latency-seconds': { type: 'string' },
+        'warmup-seconds': { type: 'string' },
+        hot: { type: 'boolean' },
+        'no-hot': { type: 'boolean' },
+        port: { type: 'string', default: '3190' },
+        seed: { type: 'string', default: '42' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    ({ values } = parse());
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (values.help === true) {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
@@ -49,7 +59,7 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
   const quick = values.quick === true;
   const number = (name: string, text: string | undefined, fallback: number) => {
     const value = text === undefined ? fallback : Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number\n${usage}`);
+    if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number`);
     return value;
   };
   return {
@@ -216,6 +226,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n${usage}\n`);
+      process.exit(64);
+    }
     say(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   },
