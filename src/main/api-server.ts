@@ -1,6 +1,8 @@
 // Builds the HTTP server on the core dependencies, for api.main.ts, all.main.ts and tests.
 import type { Server } from 'node:http';
 import { createApp, type AppOptions } from '../api/app.ts';
+import { mountAdmin, type MountedAdmin } from '../admin/admin.mount.ts';
+import { withHttpMetrics } from '../admin/http.metrics.ts';
 import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { readRelayStatus } from '../relay/relay.status.ts';
@@ -8,7 +10,8 @@ import type { CoreDeps } from './core-deps.ts';
 
 export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptions = {}) {
   const { config } = core;
-  return createApp(
+  let admin: MountedAdmin | undefined;
+  const app = createApp(
     {
       pool: core.pool,
       dispatcher: core.dispatcher,
@@ -36,13 +39,22 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       },
     },
-    options,
+    {
+      mount: (inner, guards) => {
+        admin = mountAdmin(inner, core, metrics);
+        options.mount?.(inner, guards);
+      },
+    },
   );
+  // The operator's surfaces (src/admin/): HTTP metrics around every route; admin closed with the server.
+  const outer = withHttpMetrics(app, metrics, async () => admin?.collectOwnedQueues());
+  return Object.assign(outer, { closeAdmin: () => admin?.close() });
 }
 
 export function listen(app: ReturnType<typeof createApiApp>, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    server.on('close', () => void app.closeAdmin());
   });
 }
 
