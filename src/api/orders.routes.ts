@@ -62,10 +62,17 @@ async function ownOrder(deps: OrdersRoutesDeps, res: Response, id: string): Prom
   return order;
 }
 
+type Waiter = ReturnType<typeof createOrderWaiter>;
+const tag = 'orders';
+
 export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   const waiter = createOrderWaiter(deps.pool);
-  const tag = 'orders';
+  placeRoute(book, deps, waiter);
+  readRoutes(book, deps);
+  cancelRoutes(book, deps, waiter);
+}
 
+function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
   book.add(
     {
       method: 'post',
@@ -142,7 +149,9 @@ export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
       );
     },
   );
+}
 
+function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   book.add(
     {
       method: 'get',
@@ -222,7 +231,9 @@ export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
       });
     },
   );
+}
 
+function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
   const cancel = (reason: 'cancelled_by_customer' | 'cancelled_by_operator') => async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (reason === 'cancelled_by_customer' && (await ownOrder(deps, res, id)) === undefined) return;
