@@ -36,6 +36,8 @@ function fleetEnv(context: RunContext, port: number, ownRedlock: boolean): Recor
     DATABASE_URL: config.DATABASE_URL,
     QUEUE_PREFIX: config.QUEUE_PREFIX,
     KAFKA_TOPIC_ORDER_EVENTS: config.KAFKA_TOPIC_ORDER_EVENTS,
+    // Engines of other users share the broker: a group of our own, or their members take our partitions.
+    KAFKA_NOTIFICATIONS_GROUP_ID: `notifications-${config.KAFKA_TOPIC_ORDER_EVENTS}`,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(port),
     METRICS_PORT: '0',

@@ -20,6 +20,7 @@ const consumer = await startNotificationsConsumer({
   pool,
   logger,
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+  groupId: config.KAFKA_NOTIFICATIONS_GROUP_ID,
   // A consumer that stopped for good must not leave a live process behind: exit, and be restarted.
   onFatal: () => process.exit(1),
 });

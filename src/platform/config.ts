@@ -58,6 +58,8 @@ export const configSchema = z
     KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
     KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
     KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
+    // The notifications consumer's group: one per topic when several engines share a broker.
+    KAFKA_NOTIFICATIONS_GROUP_ID: z.string().min(1).default('notifications'),
 
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(developmentJwtSecret),
     AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
