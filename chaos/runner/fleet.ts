@@ -16,7 +16,8 @@ const readyMarkers: Record<string, string> = {
 };
 const workerReadyMarker = '"msg":"workers running"';
 const stopGraceMs = 15_000;
-const lastLinesCount = 20;
+const lastLinesCount = 12;
+const errorHeadline = /Error|Unhandled|"level":(50|60)/;
 
 export interface UnexpectedExit {
   member: FleetMember;
@@ -90,7 +91,10 @@ export class Fleet {
   }
 
   private recordExit(member: FleetMember, code: number | null, signal: string | null): void {
-    const lastLines = tailOfFile(this.logFile(member), lastLinesCount).split('\n');
+    // The last lines of a crash are often the tail of a dumped error object: keep its headline too.
+    const tail = tailOfFile(this.logFile(member), 80).split('\n');
+    const headlines = tail.filter((line) => errorHeadline.test(line)).slice(0, 5);
+    const lastLines = [...headlines, '...', ...tail.slice(-lastLinesCount)];
     this.unexpectedExits.push({ member, code, signal, atMs: Date.now() - this.startedAt, lastLines });
   }
 
