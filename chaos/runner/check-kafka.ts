@@ -3,7 +3,7 @@
 // notifications consumer acted at most once per event and once per confirmed order.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Pool } from '../../src/platform/db.ts';
+import type { Queryable } from '../../src/platform/db.ts';
 import { result, type CheckScope, type InvariantResult } from './check-types.ts';
 
 const readTimeoutMs = 90_000;
@@ -47,7 +47,7 @@ export async function eventIdsOnTopic(brokers: string[], topic: string): Promise
   return ids;
 }
 
-export async function checkEvents(pool: Pool, scope: CheckScope): Promise<InvariantResult> {
+export async function checkEvents(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const rows = await pool.query<{ message_id: string; key: string; published: boolean; parked: boolean }>(
     `SELECT message_id, key, dispatched_at IS NOT NULL AS published, parked_at IS NOT NULL AS parked
        FROM outbox WHERE destination = $1 AND key = ANY($2::text[]) ORDER BY id`,
@@ -73,7 +73,7 @@ export async function checkEvents(pool: Pool, scope: CheckScope): Promise<Invari
   ]);
 }
 
-export async function checkNotifications(pool: Pool, scope: CheckScope): Promise<InvariantResult> {
+export async function checkNotifications(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const twice = await pool.query<{ what: string; n: number }>(
     `SELECT 'event ' || event_id AS what, count(*)::int AS n FROM notifications GROUP BY event_id HAVING count(*) > 1
      UNION ALL

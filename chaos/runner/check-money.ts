@@ -1,12 +1,12 @@
 // Invariants about money, each by its own SQL over the modules' tables (never the engine's code):
 // the ledger balances, no order is charged twice, and provider, payments and ledger agree.
 import { Decimal } from 'decimal.js';
-import type { Pool } from '../../src/platform/db.ts';
+import type { Queryable } from '../../src/platform/db.ts';
 import { result, type CheckScope, type InvariantResult } from './check-types.ts';
 
 const signed = `CASE direction WHEN 'debit' THEN amount ELSE -amount END`;
 
-async function apiBalanceProblems(pool: Pool, scope: CheckScope): Promise<string[]> {
+async function apiBalanceProblems(pool: Queryable, scope: CheckScope): Promise<string[]> {
   if (scope.api === null) return [];
   const accounts = await pool.query<{ account_id: string; currency: string; debits: string; credits: string }>(
     `SELECT e.account_id, e.currency,
@@ -39,7 +39,7 @@ async function apiBalanceProblems(pool: Pool, scope: CheckScope): Promise<string
   return problems;
 }
 
-export async function checkLedger(pool: Pool, scope: CheckScope): Promise<InvariantResult> {
+export async function checkLedger(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const unbalanced = await pool.query<{ transaction_id: string; currency: string; net: string }>(
     `SELECT transaction_id::text, currency, sum(${signed})::text AS net
        FROM ledger_entries GROUP BY transaction_id, currency HAVING sum(${signed}) <> 0 LIMIT 100`,
@@ -83,7 +83,7 @@ interface ChargeRow {
   ledger: string;
 }
 
-async function chargeRows(pool: Pool, orderIds: string[]): Promise<ChargeRow[]> {
+async function chargeRows(pool: Queryable, orderIds: string[]): Promise<ChargeRow[]> {
   const rows = await pool.query<ChargeRow>(
     `SELECT o.id::text, o.status, o.total::text, o.currency,
             (SELECT count(*) FROM provider_charges p
@@ -101,7 +101,7 @@ async function chargeRows(pool: Pool, orderIds: string[]): Promise<ChargeRow[]> 
   return rows.rows;
 }
 
-export async function checkMoney(pool: Pool, scope: CheckScope): Promise<InvariantResult[]> {
+export async function checkMoney(pool: Queryable, scope: CheckScope): Promise<InvariantResult[]> {
   const rows = await chargeRows(pool, scope.orderIds);
   const doubleCharge: string[] = [];
   const disagree: string[] = [];

@@ -4,12 +4,12 @@ import { initialTransition, transition } from 'xstate';
 import { orderMachine } from '../../machines/order.machine.ts';
 import { stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderEvent, OrderInput } from '../../machines/order.types.ts';
-import type { Pool } from '../../src/platform/db.ts';
+import type { Queryable } from '../../src/platform/db.ts';
 import { result, type CheckScope, type InvariantResult } from './check-types.ts';
 
 const finalStatuses = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
 
-export async function checkStock(pool: Pool): Promise<InvariantResult> {
+export async function checkStock(pool: Queryable): Promise<InvariantResult> {
   const rows = await pool.query<{
     product_id: string;
     on_hand: number;
@@ -36,7 +36,7 @@ export async function checkStock(pool: Pool): Promise<InvariantResult> {
   ]);
 }
 
-export async function checkOrphans(pool: Pool, scope: CheckScope): Promise<InvariantResult> {
+export async function checkOrphans(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const open = await pool.query<{ id: string; status: string; state: string }>(
     `SELECT id::text, status, state FROM orders WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
     [scope.orderIds, finalStatuses],
@@ -110,7 +110,7 @@ export function illegalStep(order: HistoryRow): string | null {
   return null;
 }
 
-export async function checkHistories(pool: Pool, scope: CheckScope): Promise<InvariantResult> {
+export async function checkHistories(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const problems: string[] = [];
   let steps = 0;
   const pageSize = 500;

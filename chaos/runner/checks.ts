@@ -1,5 +1,5 @@
 // Runs every invariant check; a check that throws is a failed invariant, with the error as evidence.
-import type { Pool } from '../../src/platform/db.ts';
+import type { Queryable } from '../../src/platform/db.ts';
 import { checkEvents, checkNotifications } from './check-kafka.ts';
 import { checkLedger, checkMoney } from './check-money.ts';
 import { checkHistories, checkOrphans, checkStock } from './check-orders.ts';
@@ -14,7 +14,7 @@ async function guarded(name: string, check: () => Promise<InvariantResult | Inva
   }
 }
 
-export async function runChecks(pool: Pool, scope: CheckScope): Promise<InvariantResult[]> {
+export async function runChecks(pool: Queryable, scope: CheckScope): Promise<InvariantResult[]> {
   return [
     ...(await guarded('ledger balances', () => checkLedger(pool, scope))),
     ...(await guarded('no oversell', () => checkStock(pool))),
@@ -27,7 +27,7 @@ export async function runChecks(pool: Pool, scope: CheckScope): Promise<Invarian
 }
 
 /** The orders a run placed (found by its tag, answered or not), or every order for `ledger`. */
-export async function ordersInScope(pool: Pool, tag: string | null): Promise<string[]> {
+export async function ordersInScope(pool: Queryable, tag: string | null): Promise<string[]> {
   const rows =
     tag === null
       ? await pool.query<{ id: string }>('SELECT id::text FROM orders ORDER BY created_at')
@@ -37,7 +37,7 @@ export async function ordersInScope(pool: Pool, tag: string | null): Promise<str
   return rows.rows.map((r) => r.id);
 }
 
-export async function ordersByStatus(pool: Pool, orderIds: string[]): Promise<Record<string, number>> {
+export async function ordersByStatus(pool: Queryable, orderIds: string[]): Promise<Record<string, number>> {
   const rows = await pool.query<{ status: string; reason: string | null; n: number }>(
     `SELECT status, failure_reason AS reason, count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[])
       GROUP BY status, failure_reason ORDER BY status, failure_reason`,

@@ -7,7 +7,8 @@ import type { Fixtures } from './setup.ts';
 
 const attemptsMax = 40;
 const retryDelayMs = 500;
-const requestTimeoutMs = 15_000;
+// Long: a thousand buyers at once queue up at the API, and a timed-out request is only retried.
+const requestTimeoutMs = 60_000;
 
 export interface LoadStats {
   sent: number;
@@ -140,9 +141,10 @@ export class LoadGenerator {
           signal: AbortSignal.timeout(requestTimeoutMs),
         });
         const text = await response.text();
-        if (response.status < 500 && response.status !== 429) {
-          return { status: response.status, body: text.length > 0 ? (JSON.parse(text) as unknown) : null };
-        }
+        const answer = { status: response.status, body: text.length > 0 ? (JSON.parse(text) as unknown) : null };
+        // The first try with this key is still running (its answer was lost to a timeout): ask again.
+        const inProgress = text.includes('"idempotency_request_in_progress"');
+        if (response.status < 500 && response.status !== 429 && !inProgress) return answer;
       } catch {
         // The API is down or restarting: retry like a client would.
       }

@@ -87,6 +87,8 @@ export async function raceRound(context: RaceContext, redlock: 'on' | 'off'): Pr
     confirmed,
     rejectedOutOfStock,
     other,
+    refused: load.stats.refused.length,
+    unanswered: load.stats.unanswered,
     paymentAttempts,
     pass,
   };

@@ -16,6 +16,9 @@ export interface RaceRound {
   confirmed: number;
   rejectedOutOfStock: number;
   other: Record<string, number>;
+  /** Buyers the API refused (4xx) or never answered: each one fails the round. */
+  refused: number;
+  unanswered: number;
   /** Rejected orders that reached the payment step (must be none). */
   paymentAttempts: number;
   pass: boolean;
@@ -70,7 +73,8 @@ export function formatReport(report: RunReport): string {
   for (const round of report.race) {
     lines.push(
       `race (Redlock ${round.redlock}): ${round.buyers} buyers, ${round.confirmed} confirmed, ` +
-        `${round.rejectedOutOfStock} rejected out_of_stock, ${round.paymentAttempts} payment attempts by losers; ` +
+        `${round.rejectedOutOfStock} rejected out_of_stock, ${round.paymentAttempts} payment attempts by losers, ` +
+        `${round.refused} refused, ${round.unanswered} unanswered; ` +
         `all answered in ${round.allAnsweredMs} ms, all final in ${round.allFinalMs ?? '-'} ms: ${round.pass ? 'PASS' : 'FAIL'}`,
     );
   }

@@ -44,7 +44,17 @@ function latestReport(scenario: string): RunReport {
 
 describe('npm run chaos', () => {
   it('kill: SIGKILLs processes under load, restarts them, and every invariant holds', async () => {
-    const { code, output } = await runChaos(['kill', '--seed', '23', '--duration', '15s', '--rate', '2', '--drain', '60s']);
+    const { code, output } = await runChaos([
+      'kill',
+      '--seed',
+      '23',
+      '--duration',
+      '15s',
+      '--rate',
+      '2',
+      '--drain',
+      '60s',
+    ]);
     expect(code, output).toBe(0);
     const report = latestReport('kill');
     expect(report.pass).toBe(true);
