@@ -18,6 +18,8 @@ export interface CheckScope {
   api: { url: string; token: string } | null;
   /** The notifications consumer ran: a confirmed order must have its confirmation. */
   expectNotifications: boolean;
+  /** Each order of the scope answers one client request of its own (a runner's load, not a live system). */
+  onePerRequest: boolean;
 }
 
 const evidenceMax = 15;

@@ -2,7 +2,7 @@
 import type { Queryable } from '../../src/platform/db.ts';
 import { checkEvents, checkNotifications } from './check-kafka.ts';
 import { checkLedger, checkMoney } from './check-money.ts';
-import { checkHistories, checkOrphans, checkStock } from './check-orders.ts';
+import { checkHistories, checkOnePerRequest, checkOrphans, checkStock } from './check-orders.ts';
 import type { CheckScope, InvariantResult } from './check-types.ts';
 
 async function guarded(name: string, check: () => Promise<InvariantResult | InvariantResult[]>) {
@@ -23,6 +23,9 @@ export async function runChecks(pool: Queryable, scope: CheckScope): Promise<Inv
     ...(await guarded('every event published and on the topic', () => checkEvents(pool, scope))),
     ...(await guarded('notifications at most once', () => checkNotifications(pool, scope))),
     ...(await guarded('history is a legal path', () => checkHistories(pool, scope))),
+    ...(scope.onePerRequest
+      ? await guarded('one order per request (Idempotency-Key)', () => checkOnePerRequest(pool, scope))
+      : []),
   ];
 }
 

@@ -57,6 +57,8 @@ export class Fleet {
   constructor(
     private readonly env: Record<string, string>,
     private readonly logDir: string,
+    /** Settings of one member only (the API's larger pool). */
+    private readonly memberEnv: Partial<Record<FleetMember, Record<string, string>>> = {},
     private readonly readyTimeoutMs = 90_000,
   ) {}
 
@@ -74,7 +76,7 @@ export class Fleet {
     // node --import tsx, not npx tsx: a wrapper process would survive a SIGKILL of its parent.
     const child = spawn(process.execPath, ['--import', 'tsx', ...commandOf(member)], {
       cwd: repoRoot,
-      env: { ...process.env, ...this.env, ...envOverride },
+      env: { ...process.env, ...this.env, ...this.memberEnv[member], ...envOverride },
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);

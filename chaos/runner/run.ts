@@ -162,7 +162,8 @@ export async function run(options: RunOptions, onStop: (stop: () => Promise<void
     const ownRedlock = needsOwnRedlock(options);
     return await withOwnRedlock(ownRedlock, async () => {
       const port = await freePort();
-      const fleet = new Fleet(fleetEnv(context, port, ownRedlock), logDir);
+      // The API meets a thousand buyers at once in `race`: it gets the default pool, the rest small ones.
+      const fleet = new Fleet(fleetEnv(context, port, ownRedlock), logDir, { api: { PG_POOL_SIZE_MAX: '20' } });
       onStop(async () => {
         context.stopped = true;
         await fleet.stopAll();
@@ -195,6 +196,7 @@ async function runWithFleet(context: RunContext, fleet: Fleet, apiUrl: string): 
     brokers: config.KAFKA_BROKERS,
     api: up ? { url: apiUrl, token: await adminToken(config) } : null,
     expectNotifications: !ledgerOnly,
+    onePerRequest: !ledgerOnly,
   };
   process.stderr.write(`chaos: checking invariants over ${orderIds.length} orders\n`);
   const invariants = await runChecks(pool, scope);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { checkEvents, checkNotifications } from '../../chaos/runner/check-kafka.ts';
 import { checkLedger, checkMoney } from '../../chaos/runner/check-money.ts';
-import { checkHistories, checkOrphans, checkStock } from '../../chaos/runner/check-orders.ts';
+import { checkHistories, checkOnePerRequest, checkOrphans, checkStock } from '../../chaos/runner/check-orders.ts';
 import type { CheckScope, InvariantResult } from '../../chaos/runner/check-types.ts';
 import { ensureTopic } from '../../src/local-infra/kafka.local.ts';
 import { createPool, type Client, type Pool } from '../../src/platform/db.ts';
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 function scopeOf(orderIds: string[], expectNotifications = true): CheckScope {
-  return { orderIds, topic, brokers: config.KAFKA_BROKERS, api: null, expectNotifications };
+  return { orderIds, topic, brokers: config.KAFKA_BROKERS, api: null, expectNotifications, onePerRequest: true };
 }
 
 const input = (orderId: string) => ({
@@ -180,5 +180,18 @@ describe('the chaos invariant checks fail on corrupted data', () => {
       await checkHistories(db, scopeOf([id])),
       `order ${id}: seq 1 (order.placed) went to charging, the machine goes to reserving`,
     );
+  });
+
+  it('one order per request: a retried request that placed a second order', async () => {
+    const first = await order('confirmed');
+    const second = randomUUID();
+    await db.query(
+      `INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
+                           shipping_address, correlation_id)
+       SELECT $2, user_id, currency, status, state, snapshot, 1, items, subtotal, total, shipping_address, 'retry'
+         FROM orders WHERE id = $1`,
+      [first, second],
+    );
+    failing(await checkOnePerRequest(db, scopeOf([first, second])), `placed 2 orders: ${first}, ${second}`);
   });
 });
