@@ -10,6 +10,8 @@ import type { DrainResult } from './progress.ts';
 export interface RaceRound {
   redlock: 'on' | 'off';
   buyers: number;
+  /** Orders of the product in PostgreSQL: more than buyers means a request was placed twice. */
+  ordersPlaced: number;
   productId: string;
   allAnsweredMs: number;
   allFinalMs: number | null;
@@ -72,7 +74,7 @@ export function formatReport(report: RunReport): string {
   }
   for (const round of report.race) {
     lines.push(
-      `race (Redlock ${round.redlock}): ${round.buyers} buyers, ${round.confirmed} confirmed, ` +
+      `race (Redlock ${round.redlock}): ${round.buyers} buyers placed ${round.ordersPlaced} orders, ${round.confirmed} confirmed, ` +
         `${round.rejectedOutOfStock} rejected out_of_stock, ${round.paymentAttempts} payment attempts by losers, ` +
         `${round.refused} refused, ${round.unanswered} unanswered; ` +
         `all answered in ${round.allAnsweredMs} ms, all final in ${round.allFinalMs ?? '-'} ms: ${round.pass ? 'PASS' : 'FAIL'}`,
