@@ -11,6 +11,8 @@ export interface Progress {
   final: number;
   outboxDepth: number;
   unpublished: number;
+  /** Queue messages of the run not yet processed (timers left out): a cancel can still move a final order. */
+  unprocessed: number;
   unnotified: number;
 }
 
@@ -27,6 +29,9 @@ export async function progressOf(pool: Pool, tag: string, topic: string): Promis
               WHERE destination LIKE 'kafka:%' AND dispatched_at IS NULL AND parked_at IS NULL)::int AS "outboxDepth",
             (SELECT count(*) FROM outbox x JOIN mine ON x.key = mine.id::text
               WHERE x.destination = $3 AND x.dispatched_at IS NULL)::int AS unpublished,
+            (SELECT count(*) FROM outbox x JOIN mine ON x.key = mine.id::text
+              WHERE x.destination LIKE 'queue:%' AND x.delay_ms = 0 AND x.processed_at IS NULL
+                AND x.parked_at IS NULL)::int AS unprocessed,
             (SELECT count(*) FROM mine WHERE mine.status = 'confirmed'
                 AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.order_id = mine.id))::int AS unnotified`,
     [tagPattern(tag), finalStatuses, `kafka:${topic}`],
@@ -88,6 +93,7 @@ export async function drain(
       last !== null &&
       last.final === last.orders &&
       last.unpublished === 0 &&
+      last.unprocessed === 0 &&
       (!notifications || last.unnotified === 0);
     if (last !== null && (settled || Date.now() - started > timeoutMs)) {
       return { settled, waitedMs: Date.now() - started, last };
