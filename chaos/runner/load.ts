@@ -18,6 +18,8 @@ export interface LoadStats {
   /** Never answered after every retry (the order may still exist: the checks find it by tag). */
   unanswered: number;
   cancelsSent: number;
+  /** Orders sent per kind: plain, coupon, scarce, and the provider's test customers. */
+  sentByKind: Record<string, number>;
   retries: number;
   orderIds: string[];
   /** When the last answer came, ms after the load started. */
@@ -64,6 +66,7 @@ export class LoadGenerator {
     refused: [],
     unanswered: 0,
     cancelsSent: 0,
+    sentByKind: {},
     retries: 0,
     orderIds: [],
     lastAnswerAtMs: 0,
@@ -95,6 +98,7 @@ export class LoadGenerator {
   private async place(order: PlannedOrder): Promise<void> {
     this.inFlight++;
     this.stats.sent++;
+    this.stats.sentByKind[order.kind] = (this.stats.sentByKind[order.kind] ?? 0) + 1;
     try {
       const key = `chaos-${this.fixtures.tag}-${order.n}`;
       const answer = await this.request('POST', '/api/v1/orders', bodyOf(order, this.fixtures), key);

@@ -63,6 +63,11 @@ export function formatReport(report: RunReport): string {
       `load: ${l.sent} orders sent, ${l.accepted} accepted, ${l.refused.length} refused, ${l.unanswered} unanswered, ` +
         `${l.cancelsSent} cancels, ${l.retries} client retries`,
     );
+    lines.push(
+      `  sent by kind: ${Object.entries(l.sentByKind)
+        .map(([kind, n]) => `${kind} ${n}`)
+        .join(', ')}`,
+    );
   }
   lines.push(
     `orders by status: ${Object.entries(report.ordersByStatus)
