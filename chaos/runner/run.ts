@@ -99,7 +99,9 @@ async function drive(context: RunContext, fleet: Fleet, schedule: Schedule, apiU
       faults,
     ),
   ]);
-  const drained = await drain(read, options.drainMs, true);
+  // A process died unasked and was not restarted: the run has failed; do not wait long for it.
+  const drainMs = fleet.unexpectedExits.length > 0 ? Math.min(options.drainMs, 30_000) : options.drainMs;
+  const drained = await drain(read, drainMs, true);
   stopStatus();
   return { load, race: [], faults, drain: drained, tag };
 }
