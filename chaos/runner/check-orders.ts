@@ -136,17 +136,19 @@ export async function checkHistories(pool: Queryable, scope: CheckScope): Promis
 }
 
 /**
- * One order per client request. The runner gives every planned order its own user id and one
- * Idempotency-Key, and retries a request only with that key: two orders for one user id are a
- * request placed twice. Not meaningful for `ledger` over a live system, where users order often.
+ * One order per client request. The runner sends every planned order with its own Idempotency-Key
+ * and the same key as X-Correlation-Id on each retry: two orders with one correlation id are a
+ * request placed twice. Not meaningful for `ledger` over a live system.
  */
 export async function checkOnePerRequest(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
-  const rows = await pool.query<{ user_id: string; ids: string[] }>(
-    `SELECT user_id, array_agg(id::text ORDER BY created_at) AS ids FROM orders
-      WHERE id = ANY($1::uuid[]) GROUP BY user_id HAVING count(*) > 1 ORDER BY user_id LIMIT 100`,
+  const rows = await pool.query<{ correlation_id: string; ids: string[] }>(
+    `SELECT correlation_id, array_agg(id::text ORDER BY created_at) AS ids FROM orders
+      WHERE id = ANY($1::uuid[]) GROUP BY correlation_id HAVING count(*) > 1 ORDER BY correlation_id LIMIT 100`,
     [scope.orderIds],
   );
-  const problems = rows.rows.map((r) => `request of ${r.user_id} placed ${r.ids.length} orders: ${r.ids.join(', ')}`);
+  const problems = rows.rows.map(
+    (r) => `request ${r.correlation_id} placed ${r.ids.length} orders: ${r.ids.join(', ')}`,
+  );
   return result('one order per request (Idempotency-Key)', `${scope.orderIds.length} orders`, problems, [
     'no request placed two orders, whatever its retries',
   ]);

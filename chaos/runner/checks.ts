@@ -4,6 +4,7 @@ import { checkEvents, checkNotifications } from './check-kafka.ts';
 import { checkLedger, checkMoney } from './check-money.ts';
 import { checkHistories, checkOnePerRequest, checkOrphans, checkStock } from './check-orders.ts';
 import type { CheckScope, InvariantResult } from './check-types.ts';
+import { runOrdersSql, tagPattern } from './progress.ts';
 
 async function guarded(name: string, check: () => Promise<InvariantResult | InvariantResult[]>) {
   try {
@@ -29,14 +30,12 @@ export async function runChecks(pool: Queryable, scope: CheckScope): Promise<Inv
   ];
 }
 
-/** The orders a run placed (found by its tag, answered or not), or every order for `ledger`. */
+/** The orders a run placed (found by its products, answered or not), or every order for `ledger`. */
 export async function ordersInScope(pool: Queryable, tag: string | null): Promise<string[]> {
   const rows =
     tag === null
       ? await pool.query<{ id: string }>('SELECT id::text FROM orders ORDER BY created_at')
-      : await pool.query<{ id: string }>('SELECT id::text FROM orders WHERE user_id LIKE $1 ORDER BY created_at', [
-          `%.${tag}%`,
-        ]);
+      : await pool.query<{ id: string }>(`SELECT id::text FROM (${runOrdersSql}) mine`, [tagPattern(tag)]);
   return rows.rows.map((r) => r.id);
 }
 

@@ -140,6 +140,8 @@ export class LoadGenerator {
             'content-type': 'application/json',
             authorization: `Bearer ${this.token}`,
             'idempotency-key': idempotencyKey,
+            // The same on every retry: orders of one request share it, which the checks count.
+            'x-correlation-id': idempotencyKey,
           },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(requestTimeoutMs),

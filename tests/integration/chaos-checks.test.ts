@@ -188,10 +188,13 @@ describe('the chaos invariant checks fail on corrupted data', () => {
     await db.query(
       `INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
                            shipping_address, correlation_id)
-       SELECT $2, user_id, currency, status, state, snapshot, 1, items, subtotal, total, shipping_address, 'retry'
+       SELECT $2, user_id, currency, status, state, snapshot, 1, items, subtotal, total, shipping_address, correlation_id
          FROM orders WHERE id = $1`,
       [first, second],
     );
-    failing(await checkOnePerRequest(db, scopeOf([first, second])), `placed 2 orders: ${first}, ${second}`);
+    failing(
+      await checkOnePerRequest(db, scopeOf([first, second])),
+      `request test placed 2 orders: ${first}, ${second}`,
+    );
   });
 });
