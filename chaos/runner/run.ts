@@ -120,7 +120,7 @@ function verdict(
     failures.push(...driven.faults.errors.map((e) => `fault not undone: ${e}`));
     if (driven.drain !== null && !driven.drain.settled) {
       failures.push(
-        `the system did not settle within ${context.options.drainMs} ms: ${JSON.stringify(driven.drain.last)}`,
+        `the system did not settle within ${driven.drain.waitedMs} ms: ${JSON.stringify(driven.drain.last)}`,
       );
     }
     if (driven.load !== null && driven.load.stats.refused.length > 0) {
