@@ -1,5 +1,6 @@
 // Injects the planned faults, one after another, each at its time, and undoes each after its hold:
 // restart what was killed, SIGCONT what was paused, start again what was stopped.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { startKafka, stopKafka } from '../../src/local-infra/kafka.local.ts';
 import { startRedisNode, stopRedisNode } from '../../src/local-infra/redis.local.ts';
 import { sleep, type Pool } from '../../src/platform/db.ts';
@@ -40,6 +41,28 @@ export async function terminateEngineBackends(pool: Pool): Promise<number> {
   return terminated;
 }
 
+const lostLock = /(?:Missing lock for job|could not renew lock for job) ([^ ."]+(?:\.[a-z]+)+)/g;
+
+/** The jobs whose BullMQ lock lapsed while their worker was paused, from the worker's log after `offset`. */
+export function jobsThatLostTheirLock(logFile: string, offset: number): string[] {
+  if (!existsSync(logFile)) return [];
+  const text = readFileSync(logFile).subarray(offset).toString('utf8');
+  return [...new Set([...text.matchAll(lostLock)].map((m) => m[1]!))];
+}
+
+async function pause(fleet: Fleet, member: FleetMember, holdMs: number): Promise<string> {
+  const logFile = fleet.logFile(member);
+  const offset = existsSync(logFile) ? statSync(logFile).size : 0;
+  if (!fleet.pause(member)) return `skipped: ${member} is not running`;
+  await sleep(holdMs);
+  fleet.resume(member);
+  // The resumed worker finds out that its locks lapsed (another copy of each job ran) within moments.
+  await sleep(2_000);
+  const lost = jobsThatLostTheirLock(logFile, offset);
+  const some = lost.length > 0 ? `: ${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}` : '';
+  return `SIGSTOP for ${holdMs} ms, then SIGCONT; ${lost.length} job(s) lost their lock and ran twice${some}`;
+}
+
 async function inject(fault: PlannedFault, fleet: Fleet, pool: Pool, brokers: string[]): Promise<string> {
   const member = fault.targets[0] as FleetMember;
   switch (fault.kind) {
@@ -50,12 +73,8 @@ async function inject(fault: PlannedFault, fleet: Fleet, pool: Pool, brokers: st
       await fleet.start(member);
       return `SIGKILL, restarted after ${fault.holdMs} ms`;
     }
-    case 'pause': {
-      if (!fleet.pause(member)) return `skipped: ${member} is not running`;
-      await sleep(fault.holdMs);
-      fleet.resume(member);
-      return `SIGSTOP for ${fault.holdMs} ms, then SIGCONT`;
-    }
+    case 'pause':
+      return pause(fleet, member, fault.holdMs);
     case 'postgres':
       return `pg_terminate_backend on ${await terminateEngineBackends(pool)} engine backends`;
     case 'redis': {

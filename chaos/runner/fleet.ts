@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { repoRoot } from '../../src/local-infra/paths.ts';
 import { tailOfFile } from '../../src/local-infra/process.local.ts';
 import { sleep } from '../../src/platform/db.ts';
-import type { FleetMember } from './schedule.ts';
+import { twinSuffix } from './schedule.ts';
+
+/** A role's name, or `<role>-twin` for a second process of that worker role. */
+type Member = string;
 
 const readyMarkers: Record<string, string> = {
   api: '"msg":"api listening"',
@@ -20,15 +23,16 @@ const lastLinesCount = 12;
 const errorHeadline = /Error|Unhandled|"level":(50|60)/;
 
 export interface UnexpectedExit {
-  member: FleetMember;
+  member: Member;
   code: number | null;
   signal: string | null;
   atMs: number;
   lastLines: string[];
 }
 
-function commandOf(member: FleetMember): string[] {
-  switch (member) {
+function commandOf(member: Member): string[] {
+  const role = member.endsWith(twinSuffix) ? member.slice(0, -twinSuffix.length) : member;
+  switch (role) {
     case 'api':
       return ['src/main/api.main.ts'];
     case 'relay':
@@ -36,7 +40,7 @@ function commandOf(member: FleetMember): string[] {
     case 'notifications':
       return ['src/main/notifications.main.ts'];
     default:
-      return ['src/main/worker.main.ts', '--only', member];
+      return ['src/main/worker.main.ts', '--only', role];
   }
 }
 
@@ -50,7 +54,7 @@ interface Running {
 
 export class Fleet {
   readonly unexpectedExits: UnexpectedExit[] = [];
-  private readonly running = new Map<FleetMember, Running>();
+  private readonly running = new Map<Member, Running>();
   private readonly startedAt = Date.now();
   private stopping = false;
 
@@ -58,16 +62,16 @@ export class Fleet {
     private readonly env: Record<string, string>,
     private readonly logDir: string,
     /** Settings of one member only (the API's larger pool). */
-    private readonly memberEnv: Partial<Record<FleetMember, Record<string, string>>> = {},
+    private readonly memberEnv: Partial<Record<Member, Record<string, string>>> = {},
     private readonly readyTimeoutMs = 90_000,
   ) {}
 
-  logFile(member: FleetMember): string {
+  logFile(member: Member): string {
     return join(this.logDir, `${member}.log`);
   }
 
   /** Starts a member and waits for its ready line. `envOverride` stays until the next start. */
-  async start(member: FleetMember, envOverride: Record<string, string> = {}): Promise<void> {
+  async start(member: Member, envOverride: Record<string, string> = {}): Promise<void> {
     if (this.running.has(member)) throw new Error(`${member} is running already`);
     const logFile = this.logFile(member);
     const fd = openSync(logFile, 'a');
@@ -92,7 +96,7 @@ export class Fleet {
     await this.waitReady(member, logFile, offset, entry);
   }
 
-  private recordExit(member: FleetMember, code: number | null, signal: string | null): void {
+  private recordExit(member: Member, code: number | null, signal: string | null): void {
     // The last lines of a crash are often the tail of a dumped error object: keep its headline too.
     const tail = tailOfFile(this.logFile(member), 80).split('\n');
     const headlines = tail.filter((line) => errorHeadline.test(line)).slice(0, 5);
@@ -100,7 +104,7 @@ export class Fleet {
     this.unexpectedExits.push({ member, code, signal, atMs: Date.now() - this.startedAt, lastLines });
   }
 
-  private async waitReady(member: FleetMember, logFile: string, offset: number, entry: Running): Promise<void> {
+  private async waitReady(member: Member, logFile: string, offset: number, entry: Running): Promise<void> {
     const marker = readyMarkers[member] ?? workerReadyMarker;
     const deadline = Date.now() + this.readyTimeoutMs;
     while (Date.now() < deadline) {
@@ -113,12 +117,12 @@ export class Fleet {
     throw new Error(`${member} was not ready after ${this.readyTimeoutMs} ms; see ${logFile}`);
   }
 
-  isRunning(member: FleetMember): boolean {
+  isRunning(member: Member): boolean {
     return this.running.has(member);
   }
 
   /** SIGKILL, and wait until it is gone. */
-  async kill(member: FleetMember): Promise<void> {
+  async kill(member: Member): Promise<void> {
     const entry = this.running.get(member);
     if (entry === undefined) return;
     entry.expected = true;
@@ -127,14 +131,14 @@ export class Fleet {
   }
 
   /** SIGSTOP: the process keeps its sockets and locks but does nothing. */
-  pause(member: FleetMember): boolean {
+  pause(member: Member): boolean {
     const entry = this.running.get(member);
     if (entry === undefined) return false;
     entry.paused = entry.child.kill('SIGSTOP');
     return entry.paused;
   }
 
-  resume(member: FleetMember): void {
+  resume(member: Member): void {
     const entry = this.running.get(member);
     if (entry === undefined || !entry.paused) return;
     entry.child.kill('SIGCONT');

@@ -14,7 +14,7 @@ import { LoadGenerator } from './load.ts';
 import { drain, progressOf, startStatusLine, type DrainResult } from './progress.ts';
 import { raceRound } from './race.ts';
 import type { RaceRound, RunReport } from './report.ts';
-import { fleetMembers, planSchedule, redlockPorts, type FleetMember, type Schedule } from './schedule.ts';
+import { fleetMembers, planSchedule, redlockPorts, twinMembers, type Schedule } from './schedule.ts';
 import { adminToken, createFixtures, ensureDatabase, freePort, prepareStores, runTag } from './setup.ts';
 
 /** Fast failure detection for the fleet: a killed worker's jobs come back within seconds. */
@@ -52,6 +52,8 @@ function fleetEnv(context: RunContext, port: number, ownRedlock: boolean): Recor
     PAYMENT_SIM_SEED: String(options.seed % 2 ** 31),
     PAYMENT_SIM_TRANSIENT_RATE: '0.05',
     PAYMENT_SIM_LOST_RESPONSE_RATE: '0.02',
+    // A paused worker must have jobs in flight for their locks to lapse: slow payments keep some.
+    ...(options.scenario === 'pause' ? { PAYMENT_SIM_LATENCY_MS_MIN: '300', PAYMENT_SIM_LATENCY_MS_MAX: '1500' } : {}),
     ...(ownRedlock ? { REDLOCK_NODES: redlockPorts.map((p) => `redis://127.0.0.1:${p}`).join(',') } : {}),
   };
 }
@@ -60,7 +62,7 @@ function needsOwnRedlock(options: RunOptions): boolean {
   return options.scenario === 'redis' || (options.scenario === 'all' && options.allKinds.includes('redis'));
 }
 
-async function startFleet(fleet: Fleet, members: readonly FleetMember[], failures: string[]): Promise<boolean> {
+async function startFleet(fleet: Fleet, members: readonly string[], failures: string[]): Promise<boolean> {
   const started = await Promise.allSettled(members.map((m) => fleet.start(m)));
   for (const outcome of started) if (outcome.status === 'rejected') failures.push(String(outcome.reason));
   return started.every((o) => o.status === 'fulfilled');
@@ -184,7 +186,8 @@ export async function run(options: RunOptions, onStop: (stop: () => Promise<void
 async function runWithFleet(context: RunContext, fleet: Fleet, apiUrl: string): Promise<RunReport> {
   const { options, pool, config } = context;
   const ledgerOnly = options.scenario === 'ledger';
-  const members: readonly FleetMember[] = ledgerOnly ? ['api'] : fleetMembers;
+  const twins = options.scenario === 'pause' ? twinMembers : [];
+  const members: readonly string[] = ledgerOnly ? ['api'] : [...fleetMembers, ...twins];
   process.stderr.write(
     `chaos ${options.scenario}: seed ${options.seed}; starting ${members.length} processes (logs in ${context.logDir})\n`,
   );

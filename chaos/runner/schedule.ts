@@ -13,6 +13,13 @@ export const workerMembers = ['orders', 'inventory', 'coupons', 'payments', 'led
 export const fleetMembers = ['api', ...workerMembers, 'relay', 'notifications'] as const;
 export type FleetMember = (typeof fleetMembers)[number];
 
+/**
+ * `pause` runs a second process of each worker role (`<role>-twin`): while one is stopped, its
+ * twin's stalled-job check takes the jobs whose lock lapsed, so both copies of a job run.
+ */
+export const twinSuffix = '-twin';
+export const twinMembers = workerMembers.filter((m) => m !== 'sweeper').map((m) => `${m}${twinSuffix}`);
+
 /** The runner's own Redlock nodes (never the shared 6379-6381): the `redis` fault stops some of them. */
 export const redlockPorts = [6392, 6393, 6394] as const;
 
