@@ -83,6 +83,9 @@ interface ChargeRow {
   ledger: string;
 }
 
+// The payments table's own account of the money kept: a charge counts when it succeeded, or when
+// it was cancelled because its refund came before its answer (payments.sql.ts: the refund then
+// moved money back, so the charge had happened); minus what the refunds moved back.
 async function chargeRows(pool: Queryable, orderIds: string[]): Promise<ChargeRow[]> {
   const rows = await pool.query<ChargeRow>(
     `SELECT o.id::text, o.status, o.total::text, o.currency,
@@ -90,8 +93,14 @@ async function chargeRows(pool: Queryable, orderIds: string[]): Promise<ChargeRo
               WHERE p.order_id = o.id AND p.kind = 'charge' AND p.status = 'succeeded')::int AS charges,
             (SELECT coalesce(sum(CASE p.kind WHEN 'charge' THEN p.amount ELSE -p.amount END), 0) FROM provider_charges p
               WHERE p.order_id = o.id AND p.status = 'succeeded')::text AS provider,
-            (SELECT coalesce(sum(CASE y.kind WHEN 'charge' THEN y.amount ELSE -y.amount END), 0) FROM payments y
-              WHERE y.order_id = o.id AND y.status = 'succeeded')::text AS payments,
+            coalesce((SELECT coalesce(sum(y.amount) FILTER (WHERE y.kind = 'charge' AND (y.status = 'succeeded'
+                      OR (y.status = 'cancelled' AND refunded.amount > 0))), 0)
+                  - coalesce(refunded.amount, 0)
+               FROM payments y
+               LEFT JOIN LATERAL (SELECT sum(r.amount) AS amount FROM payments r
+                           WHERE r.order_id = o.id AND r.kind = 'refund' AND r.status = 'succeeded') refunded ON true
+              WHERE y.order_id = o.id
+              GROUP BY refunded.amount), 0)::text AS payments,
             (SELECT coalesce(sum(CASE e.direction WHEN 'debit' THEN e.amount ELSE -e.amount END), 0)
                FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
               WHERE t.order_id = o.id AND e.account_id = 'customer:' || o.user_id)::text AS ledger
