@@ -28,9 +28,10 @@ export interface LoadStats {
 
 const address = {
   name: 'Chaos Runner',
-  line1: '1 Fault Line',
+  street: '1 Fault Line',
   city: 'Springfield',
-  postal_code: '12345',
+  state: 'IL',
+  postal_code: '62701',
   country: 'US',
 };
 

@@ -44,6 +44,10 @@ function fleetEnv(context: RunContext, port: number, ownRedlock: boolean): Recor
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     // Nine processes share PostgreSQL with other users of this machine: small pools.
     PG_POOL_SIZE_MAX: '6',
+    // The runner is the only client and sends its load on purpose: rate limits out of its way.
+    RATE_LIMIT_IP_MAX: '10000000',
+    RATE_LIMIT_ORDERS_MAX: '10000000',
+    RATE_LIMIT_API_MAX: '10000000',
     QUEUE_LOCK_DURATION_MS: String(lockDurationMs),
     QUEUE_STALLED_INTERVAL_MS: '2000',
     OUTBOX_SWEEP_INTERVAL_MS: '500',

@@ -58,7 +58,7 @@ export const configSchema = z
     KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
     KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
     KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
-    // The notifications consumer's group: one per topic when several engines share a broker.
+    // The notifications consumer's group: a second engine on the same brokers (a benchmark, say) needs its own.
     KAFKA_NOTIFICATIONS_GROUP_ID: z.string().min(1).default('notifications'),
 
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(developmentJwtSecret),
@@ -69,10 +69,19 @@ export const configSchema = z
       'HS256',
     ]),
 
-    HTTP_PORT: integer(1, 65_535).default(3000),
+    HTTP_PORT: integer(1, 65_535).default(8080),
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     METRICS_PORT: integer(0, 65_535).default(0),
     ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
+    HTTP_TRUST_PROXY_HOPS: integer(0, 10).default(0),
+    IDEMPOTENCY_KEY_TTL_MS: integer(86_400_000, 90 * 86_400_000).default(86_400_000),
+    API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),
+
+    RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
+    RATE_LIMIT_IP_MAX: integer(1, 10_000_000).default(6_000),
+    RATE_LIMIT_ORDERS_MAX: integer(1, 10_000_000).default(600),
+    RATE_LIMIT_API_MAX: integer(1, 10_000_000).default(3_000),
+    RATE_LIMIT_REDIS_TIMEOUT_MS: integer(50, 60_000).default(1_000),
 
     QUEUE_PREFIX: z
       .string()
@@ -109,6 +118,11 @@ export const configSchema = z
     OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
     OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
     OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+
+    // --- operator surfaces (admin session, visualizer, periodic invariant check) ---
+    ADMIN_SESSION_TTL_S: integer(60, 7 * 86_400).default(8 * 3_600),
+    ADMIN_STUCK_AFTER_MS: integer(1_000, 7 * 86_400_000).default(5 * 60_000),
+    INVARIANT_CHECK_INTERVAL_MS: integer(1_000, 3_600_000).default(15_000),
 
     PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
     PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),

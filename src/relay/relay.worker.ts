@@ -1,16 +1,18 @@
-// Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a scheduler per partition
-// (the poll backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job per partition, the
-// prune scheduler, and the heartbeat that /ready reads. Any number of relay processes may run;
-// the partition advisory lock lets one at a time publish a partition.
+// Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a poll scheduler (the
+// backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job, the prune scheduler, and the
+// heartbeat that /ready reads. Any number of relay processes may run: a run takes the partitions
+// no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
+import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
 import type { Pool } from '../platform/db.ts';
 import { createKafkaFromConfig, createProducer } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import {
+  legacyPollSchedulerIds,
   outboxRelayJobOptions,
   outboxRelayQueueName,
   pollSchedulerId,
@@ -37,7 +39,6 @@ export interface RunningRelay {
 
 export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
   const { config, logger } = deps;
-  const partitions = Array.from({ length: config.RELAY_PARTITIONS }, (_, p) => p);
   const relay = createRelay(deps.pool, createProducer(createKafkaFromConfig(config, 'relay')), logger, {
     partitions: config.RELAY_PARTITIONS,
     batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
@@ -49,16 +50,15 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   const prefix = config.QUEUE_PREFIX;
   const queue = new Queue(outboxRelayQueueName, {
     connection: deps.redis,
-    prefix,
+    prefix: bullPrefixOf(prefix),
     defaultJobOptions: outboxRelayJobOptions,
   });
-  for (const partition of partitions) {
-    await queue.upsertJobScheduler(
-      pollSchedulerId(partition),
-      { every: config.RELAY_POLL_INTERVAL_MS },
-      { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
-    );
-  }
+  for (const id of legacyPollSchedulerIds(64)) await queue.removeJobScheduler(id);
+  await queue.upsertJobScheduler(
+    pollSchedulerId,
+    { every: config.RELAY_POLL_INTERVAL_MS },
+    { name: 'relay', data: {}, opts: outboxRelayJobOptions },
+  );
   await queue.upsertJobScheduler(
     pruneSchedulerId,
     { every: config.OUTBOX_PRUNE_INTERVAL_MS },
@@ -67,17 +67,17 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
 
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
     connection: deps.redis,
-    prefix,
-    concurrency: partitions.length + 1,
+    prefix: bullPrefixOf(prefix),
+    concurrency: 2,
     lockDuration: config.QUEUE_LOCK_DURATION_MS,
     stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
   });
   worker.on('error', (error) => logger.error({ err: error }, 'relay worker error'));
 
-  // At most one wake-up per partition every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one
-  // run, and a trailing wake-up catches the rows of the burst's last commits. Each wake-up is a
-  // job per partition, so this interval trades a little lag for much less work under load.
+  // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
+  // trailing wake-up catches the rows of the burst's last commits. Each wake-up is a job and a
+  // transaction, so this interval trades a little lag for much less work under load.
   const wakeIntervalMs = config.RELAY_WAKE_INTERVAL_MS;
   let lastWakeAt = 0;
   let trailing: NodeJS.Timeout | null = null;
@@ -91,11 +91,9 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       return;
     }
     lastWakeAt = Date.now();
-    for (const partition of partitions) {
-      void queue
-        .add('relay', { partition }, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId(partition) } })
-        .catch((error: unknown) => logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it'));
-    }
+    void queue
+      .add('relay', {}, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId } })
+      .catch((error: unknown) => logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it'));
   };
   const listener = listen(config.DATABASE_URL, logger, wake);
   const instance = relayInstanceId();
@@ -125,7 +123,7 @@ async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): 
     if (pruned > 0) deps.logger.info({ pruned }, 'pruned delivered outbox rows');
     return { pruned };
   }
-  const run = await relay.runPartition((job.data as { partition: number }).partition);
+  const run = await relay.run();
   if (run.published > 0) deps.metrics?.relayPublished.inc(run.published);
   if (run.parked > 0) deps.metrics?.relayParked.inc(run.parked);
   return run;
