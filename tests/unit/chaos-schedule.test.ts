@@ -1,5 +1,9 @@
 // The chaos runner's schedule is a pure function of its options and seed: a failing run replays.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { jobsThatLostTheirLock } from '../../chaos/runner/faults.ts';
 import { mulberry32 } from '../../chaos/runner/prng.ts';
 import { parseArgs, parseDurationMs, UsageError } from '../../chaos/runner/args.ts';
 import { faultKinds, planSchedule, type ScheduleOptions } from '../../chaos/runner/schedule.ts';
@@ -88,4 +92,24 @@ describe('the chaos command line', () => {
       expect(() => parseArgs(argv)).toThrow(UsageError);
     },
   );
+});
+
+describe('the pause fault note', () => {
+  it('names each job whose lock lapsed, once, from the log after the pause began', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chaos-log-'));
+    const file = join(dir, 'payments.log');
+    const before = '{"msg":"job failed","err":{"message":"Missing lock for job old.payment.charge. moveToFinished"}}\n';
+    writeFileSync(
+      file,
+      before +
+        '{"err":{"message":"could not renew lock for job 9d16.payment.charge"}}\n' +
+        '{"err":{"message":"Missing lock for job 9d16.payment.charge. moveToFinished"}}\n' +
+        '{"err":{"message":"Missing lock for job 6d1b.payment.refund. moveToDelayed"}}\n',
+    );
+    expect(jobsThatLostTheirLock(file, Buffer.byteLength(before))).toEqual([
+      '9d16.payment.charge',
+      '6d1b.payment.refund',
+    ]);
+    expect(jobsThatLostTheirLock(join(dir, 'missing.log'), 0)).toEqual([]);
+  });
 });
