@@ -46,16 +46,45 @@ const outageErrorNames = new Set([
   'KafkaJSNumberOfRetriesExceeded',
 ]);
 
-/** An outage (the broker is away, a leader moves) is waited out; anything else may be a poison row. */
-export function isOutage(error: unknown): boolean {
-  for (
-    let e = error as { name?: string; retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
-    e;
-  ) {
-    if (e.retriable === true || (e.name !== undefined && outageErrorNames.has(e.name))) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
+// The broker no longer knows this idempotent producer's id or sequence (a broker restart, an
+// expired producer id): the producer's state is lost, not the rows' content. A new producer, with
+// a new id, sends them again.
+const producerStateErrorTypes = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'PRODUCER_FENCED',
+]);
+
+type KafkaErrorChain = {
+  name?: string;
+  type?: string;
+  retriable?: boolean;
+  cause?: unknown;
+  originalError?: unknown;
+  errors?: unknown[];
+};
+
+function someInChain(error: unknown, test: (e: KafkaErrorChain) => boolean): boolean {
+  for (let e = error as KafkaErrorChain | undefined; e; e = (e.originalError ?? e.cause) as KafkaErrorChain) {
+    if (test(e)) return true;
+    // sendBatch may reject with an aggregate of per-broker errors.
+    if (Array.isArray(e.errors) && e.errors.some((inner) => someInChain(inner, test))) return true;
   }
   return false;
+}
+
+export function isProducerStateLost(error: unknown): boolean {
+  return someInChain(error, (e) => e.type !== undefined && producerStateErrorTypes.has(e.type));
+}
+
+/** An outage (the broker is away, a leader moves, the producer's state is lost) is waited out; anything else may be a poison row. */
+export function isOutage(error: unknown): boolean {
+  return (
+    isProducerStateLost(error) ||
+    someInChain(error, (e) => e.retriable === true || (e.name !== undefined && outageErrorNames.has(e.name)))
+  );
 }
 
 export function kafkaMessageOf(row: OutboxRow): { topic: string; message: KafkaMessage } {
@@ -65,7 +94,8 @@ export function kafkaMessageOf(row: OutboxRow): { topic: string; message: KafkaM
   };
 }
 
-export function createRelay(pool: Pool, producer: Producer, logger: Logger, options: RelayOptions): Relay {
+export function createRelay(pool: Pool, newProducer: () => Producer, logger: Logger, options: RelayOptions): Relay {
+  let producer = newProducer();
   let connected = false;
   let link: KafkaLink = 'unknown';
   let backoffMs = 0;
@@ -102,6 +132,13 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
 
   function outage(error: unknown): void {
     connected = false;
+    if (isProducerStateLost(error)) {
+      // Start over with a new producer id at the next run; the old one is dropped.
+      const lost = producer;
+      producer = newProducer();
+      void lost.disconnect().catch(() => undefined);
+      logger.warn({ err: error }, 'kafka lost the producer state; a new producer sends the rows again');
+    }
     link = 'down';
     backoffMs = Math.min(Math.max(backoffMs * 2, options.backoffMsMin), options.backoffMsMax);
     backoffUntil = Date.now() + backoffMs * (0.5 + Math.random() / 2);

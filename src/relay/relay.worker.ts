@@ -39,7 +39,8 @@ export interface RunningRelay {
 
 export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
   const { config, logger } = deps;
-  const relay = createRelay(deps.pool, createProducer(createKafkaFromConfig(config, 'relay')), logger, {
+  const kafka = createKafkaFromConfig(config, 'relay');
+  const relay = createRelay(deps.pool, () => createProducer(kafka), logger, {
     partitions: config.RELAY_PARTITIONS,
     batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
     backoffMsMin: config.RELAY_BACKOFF_MS_MIN,
