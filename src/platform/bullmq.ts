@@ -4,7 +4,11 @@ import type { Redis } from 'ioredis';
 import type { WorkerLimits } from '../../queues/job-options.ts';
 
 export function createQueue(name: string, connection: Redis, prefix: string, defaultJobOptions: JobsOptions): Queue {
-  return new Queue(name, { connection, prefix, defaultJobOptions });
+  const queue = new Queue(name, { connection, prefix, defaultJobOptions });
+  // The connection's own listener (createRedis) reports an outage once, and every command's error
+  // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 export function createWorker(
