@@ -54,18 +54,27 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     prefix,
     defaultJobOptions: outboxRelayJobOptions,
   });
-  for (const partition of partitions) {
+  const upsertSchedulers = async () => {
+    for (const partition of partitions) {
+      await queue.upsertJobScheduler(
+        pollSchedulerId(partition),
+        { every: config.RELAY_POLL_INTERVAL_MS },
+        { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
+      );
+    }
     await queue.upsertJobScheduler(
-      pollSchedulerId(partition),
-      { every: config.RELAY_POLL_INTERVAL_MS },
-      { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
+      pruneSchedulerId,
+      { every: config.OUTBOX_PRUNE_INTERVAL_MS },
+      { name: 'prune', data: {} },
     );
-  }
-  await queue.upsertJobScheduler(
-    pruneSchedulerId,
-    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
-    { name: 'prune', data: {} },
-  );
+  };
+  await upsertSchedulers();
+  // A Redis that comes back empty (restarted without persistence) lost the schedulers, and with them
+  // the poll backstop: each reconnect puts them back (an upsert, so a no-op when they survived).
+  const onRedisReady = () => {
+    void upsertSchedulers().catch((error: unknown) => logger.warn({ err: error }, 'relay schedulers not restored'));
+  };
+  deps.redis.on('ready', onRedisReady);
 
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
     connection: deps.redis,
@@ -115,6 +124,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     relay,
     queue,
     async close() {
+      deps.redis.off('ready', onRedisReady);
       clearInterval(heartbeat);
       await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
       if (trailing !== null) clearTimeout(trailing);
