@@ -1,0 +1,116 @@
+// Issue 16, BullMQ's Redis goes away mid-load and comes back empty. The test runs a redis-server of
+// its own on a spare port, so the shared nodes stay untouched. Every engine process must survive,
+// and the orders whose jobs Redis lost complete through the outbox's redelivery (the sweeper).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
+import type { CoreDeps } from '../../src/main/core-deps.ts';
+import { isPortOpen } from '../../src/local-infra/wait.ts';
+import { freshProduct } from '../support/engine.ts';
+import {
+  deaths,
+  engineRoles,
+  freePort,
+  isRunning,
+  orderIdsOf,
+  placeOrders,
+  processEnv,
+  spawnRole,
+  stopAll,
+  waitFor,
+  waitReady,
+  type EngineProcess,
+} from '../support/engine-processes.ts';
+import { createTestDeps } from '../support/harness.ts';
+import { createTopic, deleteTopic } from '../support/kafka-topic.ts';
+import { testConfig } from '../support/test-config.ts';
+
+const ordersTotal = 300;
+const redisPort = 6399;
+const redisUrl = `redis://127.0.0.1:${redisPort}`;
+
+let core: CoreDeps;
+let topic: string;
+let redis: ChildProcess | null = null;
+const processes: EngineProcess[] = [];
+
+/** A redis-server of this test's own, without persistence: each start is an empty Redis. */
+async function startRedis(): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await waitFor(`redis-server on ${redisPort}`, () => isPortOpen('127.0.0.1', redisPort, 500), 10_000);
+  return child;
+}
+
+function stopRedis(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+beforeAll(async () => {
+  if (await isPortOpen('127.0.0.1', redisPort, 500)) {
+    throw new Error(`port ${redisPort} is taken; this test starts (and stops) a Redis of its own there`);
+  }
+  redis = await startRedis();
+  topic = await createTopic(testConfig());
+  core = createTestDeps({ KAFKA_TOPIC_ORDER_EVENTS: topic, REDIS_URL: redisUrl });
+}, 60_000);
+
+afterAll(async () => {
+  await stopAll(processes);
+  await core?.close();
+  if (redis !== null) await stopRedis(redis);
+  if (topic !== undefined) await deleteTopic(testConfig(), topic);
+});
+
+describe("BullMQ's Redis stopped and started again empty under load", () => {
+  it('leaves every process running and completes every order through the outbox', async () => {
+    const port = await freePort();
+    const env = processEnv({
+      QUEUE_PREFIX: core.config.QUEUE_PREFIX,
+      KAFKA_TOPIC_ORDER_EVENTS: topic,
+      HTTP_PORT: String(port),
+      REDIS_URL: redisUrl,
+    });
+    for (const { role, entry, args } of engineRoles) processes.push(spawnRole(role, entry, args, env));
+    const apiUrl = `http://127.0.0.1:${port}`;
+    await waitReady(apiUrl);
+    const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
+    const pids = processes.map((p) => p.pid);
+
+    const load = placeOrders(apiUrl, products, ordersTotal, 12, 'redis-loss');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Orders in flight now have jobs (or answers to them) that the empty Redis will not have.
+    const inFlight = await core.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM orders WHERE user_id LIKE 'redis-loss-%'
+         AND status NOT IN ('confirmed', 'rejected', 'failed', 'expired', 'cancelled')`,
+    );
+    await stopRedis(redis!);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    redis = await startRedis();
+    const report = await load;
+    console.log('resilience-redis-restart: answers', report.statuses);
+
+    expect(inFlight.rows[0]!.n).toBeGreaterThan(0);
+    const ids = await orderIdsOf(core.pool, report.userIds);
+    expect(ids.length).toBeGreaterThanOrEqual(ordersTotal * 0.9);
+    expect(await waitUntilFinal(core.pool, ids, 120_000)).toEqual([]);
+    const invariants = await checkInvariants(core.pool, ids);
+    expect(invariants.violations).toEqual([]);
+    expect(invariants.byStatus.confirmed ?? 0).toBeGreaterThan(0);
+    expect(deaths(processes)).toEqual([]);
+    expect(processes.filter(isRunning).map((p) => p.pid)).toEqual(pids);
+    const said = processes.flatMap((p) =>
+      p.output.filter((l) => l.includes(`redis 127.0.0.1:${redisPort} unreachable`)),
+    );
+    expect(said.length).toBeGreaterThan(0);
+  }, 300_000);
+});
