@@ -15,13 +15,11 @@ export function guardProcess(logger: Logger = createLogger(process.env.LOG_LEVEL
   if (guarded) return;
   guarded = true;
   const crash = (kind: string) => (error: unknown) => {
-    const stack = error instanceof Error ? error.stack : String(error);
-    logger.fatal(
-      { err: error, kind, stack },
-      `${kind}: exiting with ${crashExitCode} so a supervisor restarts this process`,
-    );
-    // pino's default destination writes synchronously, so the line is out before the exit.
-    process.exit(crashExitCode);
+    // pino's err serializer writes the stack.
+    logger.fatal({ err: error, kind }, `${kind}: exiting with ${crashExitCode} so a supervisor restarts this process`);
+    // The line must be out before the exit, whatever pino's destination buffers; bounded.
+    setTimeout(() => process.exit(crashExitCode), 1_000);
+    logger.flush(() => process.exit(crashExitCode));
   };
   process.on('uncaughtException', crash('uncaughtException'));
   process.on('unhandledRejection', crash('unhandledRejection'));
