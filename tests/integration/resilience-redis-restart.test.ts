@@ -80,7 +80,16 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
       HTTP_PORT: String(port),
       REDIS_URL: redisUrl,
     });
-    for (const { role, entry, args } of engineRoles) processes.push(spawnRole(role, entry, args, env));
+    // One worker serves /health on a port of its own, to see it name the Redis that is down.
+    const metricsPort = await freePort();
+    for (const { role, entry, args } of engineRoles) {
+      const roleEnv = role === 'worker-orders' ? { ...env, METRICS_PORT: String(metricsPort) } : env;
+      processes.push(spawnRole(role, entry, args, roleEnv));
+    }
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/health`);
+      return { status: res.status, body: (await res.json()) as { dependencies: Record<string, string> } };
+    };
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitReady(apiUrl);
     const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
@@ -94,8 +103,13 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
          AND status NOT IN ('confirmed', 'rejected', 'failed', 'expired', 'cancelled')`,
     );
     await stopRedis(redis!);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const dependency = `redis 127.0.0.1:${redisPort}`;
+    await waitFor('/health to name the Redis that is down', async () => (await health()).status === 503, 3_000);
+    expect((await health()).body.dependencies[dependency]).toBe('down');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     redis = await startRedis();
+    await waitFor('/health to see Redis back', async () => (await health()).status === 200, 15_000);
+    expect((await health()).body.dependencies[dependency]).toBe('ok');
     const report = await load;
     console.log('resilience-redis-restart: answers', report.statuses);
 
