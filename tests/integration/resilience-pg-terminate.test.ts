@@ -3,22 +3,15 @@
 // of it (same pids at the end), every order reaches a final state, and the invariants hold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { freshProduct } from '../support/engine.ts';
 import {
   adminClient,
-  deaths,
-  engineRoles,
-  freePort,
-  isRunning,
-  orderIdsOf,
   placeOrders,
-  processEnv,
-  spawnRole,
   stopAll,
   terminateAllBackends,
-  waitReady,
+  startEngineProcesses,
+  expectSurvivedAndSettled,
   type EngineProcess,
 } from '../support/engine-processes.ts';
 import { createTestDeps } from '../support/harness.ts';
@@ -49,41 +42,32 @@ afterAll(async () => {
 
 describe('every backend of the engine database terminated five times under load', () => {
   it('leaves every process running, every order final and the books balanced', async () => {
-    const port = await freePort();
-    const env = processEnv({
-      QUEUE_PREFIX: core.config.QUEUE_PREFIX,
-      KAFKA_TOPIC_ORDER_EVENTS: topic,
-      HTTP_PORT: String(port),
-    });
-    for (const { role, entry, args } of engineRoles) processes.push(spawnRole(role, entry, args, env));
-    const apiUrl = `http://127.0.0.1:${port}`;
-    await waitReady(apiUrl);
+    const engine = await startEngineProcesses(
+      { QUEUE_PREFIX: core.config.QUEUE_PREFIX, KAFKA_TOPIC_ORDER_EVENTS: topic },
+      processes,
+    );
     const products = [
       await freshProduct(core, 150, '9.99'),
       await freshProduct(core, 150, '4.50'),
       await freshProduct(core, 100, '19.00'),
     ];
-    const pids = processes.map((p) => p.pid);
 
-    const load = placeOrders(apiUrl, products, ordersTotal, 12, 'pg-cut');
+    const load = placeOrders(engine.apiUrl, products, ordersTotal, 12, 'pg-cut');
+    let loading = true;
+    void load.finally(() => (loading = false));
     let terminated = 0;
+    let cutsUnderLoad = 0;
     for (let cut = 0; cut < cuts; cut++) {
       await new Promise((resolve) => setTimeout(resolve, cut === 0 ? 1_000 : cutIntervalMs));
+      if (loading) cutsUnderLoad++;
       terminated += await terminateAllBackends(admin);
     }
     const report = await load;
     console.log(`resilience-pg-terminate: ${terminated} backends terminated; answers`, report.statuses);
 
-    const ids = await orderIdsOf(core.pool, report.userIds);
-    expect(ids.length).toBeGreaterThanOrEqual(ordersTotal * 0.9);
+    expect(cutsUnderLoad).toBeGreaterThanOrEqual(3);
     expect(terminated).toBeGreaterThan(cuts * processes.length);
-    expect(await waitUntilFinal(core.pool, ids, 120_000)).toEqual([]);
-    const invariants = await checkInvariants(core.pool, ids);
-    expect(invariants.violations).toEqual([]);
-    expect(invariants.byStatus.confirmed ?? 0).toBeGreaterThan(0);
-
-    expect(deaths(processes)).toEqual([]);
-    expect(processes.filter(isRunning).map((p) => p.pid)).toEqual(pids);
+    await expectSurvivedAndSettled(core.pool, engine, report, ordersTotal, 120_000);
     // The outage log said each cut, not each failed attempt.
     const outageLines = processes.flatMap((p) => p.output.filter((l) => l.includes('unreachable; waiting for it')));
     expect(outageLines.length).toBeLessThan(cuts * processes.length * 4);

@@ -3,22 +3,16 @@
 // and the orders whose jobs Redis lost complete through the outbox's redelivery (the sweeper).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { isPortOpen } from '../../src/local-infra/wait.ts';
 import { freshProduct } from '../support/engine.ts';
 import {
-  deaths,
-  engineRoles,
   freePort,
-  isRunning,
-  orderIdsOf,
   placeOrders,
-  processEnv,
-  spawnRole,
   stopAll,
   waitFor,
-  waitReady,
+  startEngineProcesses,
+  expectSurvivedAndSettled,
   type EngineProcess,
 } from '../support/engine-processes.ts';
 import { createTestDeps } from '../support/harness.ts';
@@ -73,29 +67,20 @@ afterAll(async () => {
 
 describe("BullMQ's Redis stopped and started again empty under load", () => {
   it('leaves every process running and completes every order through the outbox', async () => {
-    const port = await freePort();
-    const env = processEnv({
-      QUEUE_PREFIX: core.config.QUEUE_PREFIX,
-      KAFKA_TOPIC_ORDER_EVENTS: topic,
-      HTTP_PORT: String(port),
-      REDIS_URL: redisUrl,
-    });
     // One worker serves /health on a port of its own, to see it name the Redis that is down.
     const metricsPort = await freePort();
-    for (const { role, entry, args } of engineRoles) {
-      const roleEnv = role === 'worker-orders' ? { ...env, METRICS_PORT: String(metricsPort) } : env;
-      processes.push(spawnRole(role, entry, args, roleEnv));
-    }
+    const engine = await startEngineProcesses(
+      { QUEUE_PREFIX: core.config.QUEUE_PREFIX, KAFKA_TOPIC_ORDER_EVENTS: topic, REDIS_URL: redisUrl },
+      processes,
+      { 'worker-orders': { METRICS_PORT: String(metricsPort) } },
+    );
     const health = async () => {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/health`);
       return { status: res.status, body: (await res.json()) as { dependencies: Record<string, string> } };
     };
-    const apiUrl = `http://127.0.0.1:${port}`;
-    await waitReady(apiUrl);
     const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
-    const pids = processes.map((p) => p.pid);
 
-    const load = placeOrders(apiUrl, products, ordersTotal, 12, 'redis-loss');
+    const load = placeOrders(engine.apiUrl, products, ordersTotal, 12, 'redis-loss');
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     // Orders in flight now have jobs (or answers to them) that the empty Redis will not have.
     const inFlight = await core.pool.query<{ n: number }>(
@@ -114,14 +99,7 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     console.log('resilience-redis-restart: answers', report.statuses);
 
     expect(inFlight.rows[0]!.n).toBeGreaterThan(0);
-    const ids = await orderIdsOf(core.pool, report.userIds);
-    expect(ids.length).toBeGreaterThanOrEqual(ordersTotal * 0.9);
-    expect(await waitUntilFinal(core.pool, ids, 120_000)).toEqual([]);
-    const invariants = await checkInvariants(core.pool, ids);
-    expect(invariants.violations).toEqual([]);
-    expect(invariants.byStatus.confirmed ?? 0).toBeGreaterThan(0);
-    expect(deaths(processes)).toEqual([]);
-    expect(processes.filter(isRunning).map((p) => p.pid)).toEqual(pids);
+    await expectSurvivedAndSettled(core.pool, engine, report, ordersTotal, 120_000);
     const said = processes.flatMap((p) =>
       p.output.filter((l) => l.includes(`redis 127.0.0.1:${redisPort} unreachable`)),
     );

@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
+import { expect } from 'vitest';
+import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import { testDatabaseUrl } from './test-config.ts';
 import { address } from './engine.ts';
 
@@ -208,4 +210,47 @@ export async function orderIdsOf(pool: pg.Pool, userIds: string[]): Promise<stri
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
+}
+
+export interface RunningEngine {
+  apiUrl: string;
+  processes: EngineProcess[];
+  /** Each process's pid at start: the same ones must be running at the end. */
+  pids: number[];
+}
+
+/** Spawns every role (api, three workers, relay, notifications) and waits for the API's /ready. */
+export async function startEngineProcesses(
+  overrides: Record<string, string>,
+  into: EngineProcess[],
+  roleEnv: Record<string, Record<string, string>> = {},
+): Promise<RunningEngine> {
+  const port = await freePort();
+  const env = processEnv({ ...overrides, HTTP_PORT: String(port) });
+  for (const { role, entry, args } of engineRoles)
+    into.push(spawnRole(role, entry, args, { ...env, ...roleEnv[role] }));
+  const apiUrl = `http://127.0.0.1:${port}`;
+  await waitReady(apiUrl);
+  return { apiUrl, processes: into, pids: into.map((p) => p.pid) };
+}
+
+/**
+ * The acceptance every fault test shares: the orders the load placed are (nearly) all there,
+ * every one reaches a final state, the invariants hold, and no process died or was replaced.
+ */
+export async function expectSurvivedAndSettled(
+  pool: pg.Pool,
+  engine: RunningEngine,
+  load: LoadReport,
+  ordersTotal: number,
+  finalTimeoutMs: number,
+): Promise<void> {
+  const ids = await orderIdsOf(pool, load.userIds);
+  expect(ids.length).toBeGreaterThanOrEqual(ordersTotal * 0.9);
+  expect(await waitUntilFinal(pool, ids, finalTimeoutMs)).toEqual([]);
+  const invariants = await checkInvariants(pool, ids);
+  expect(invariants.violations).toEqual([]);
+  expect(invariants.byStatus.confirmed ?? 0).toBeGreaterThan(0);
+  expect(deaths(engine.processes)).toEqual([]);
+  expect(engine.processes.filter(isRunning).map((p) => p.pid)).toEqual(engine.pids);
 }
