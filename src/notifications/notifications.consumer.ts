@@ -102,9 +102,13 @@ export async function startNotificationsConsumer(
         logger.debug({ partition: batch.partition, events: events.length, ...outcome }, 'order events recorded');
       } catch (error) {
         // Thrown on so kafkajs retries: the offsets stay unresolved and the events come back.
-        if (isConnectionError(error)) outages.down('postgres', error);
-        else
-          logger.warn({ partition: batch.partition, err: error }, 'order event not recorded; it will be redelivered');
+        // PostgreSQL away: the outage log says so once; each attempt is a debug line only.
+        const connectionLost = isConnectionError(error);
+        if (connectionLost) outages.down('postgres', error);
+        logger[connectionLost ? 'debug' : 'warn'](
+          { partition: batch.partition, err: error },
+          'order event not recorded; it will be redelivered',
+        );
         throw error;
       }
       resolveOffset(chunk.at(-1)!.offset);

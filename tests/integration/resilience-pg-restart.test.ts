@@ -46,7 +46,12 @@ describe.skipIf(!enabled)('PostgreSQL restarted under load (needs RESILIENCE_RES
     );
     const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
 
-    const load = placeOrders(engine.apiUrl, products, ordersTotal, 12, 'pg-restart');
+    const load = placeOrders(
+      engine.apiUrl,
+      products,
+      { count: ordersTotal, concurrency: 12, ratePerSecond: 20 },
+      'pg-restart',
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const started = Date.now();
     await run('pg_ctlcluster', ['--skip-systemctl-redirect', '15', 'main', 'restart']);

@@ -52,7 +52,12 @@ describe('every backend of the engine database terminated five times under load'
       await freshProduct(core, 100, '19.00'),
     ];
 
-    const load = placeOrders(engine.apiUrl, products, ordersTotal, 12, 'pg-cut');
+    const load = placeOrders(
+      engine.apiUrl,
+      products,
+      { count: ordersTotal, concurrency: 12, ratePerSecond: 20 },
+      'pg-cut',
+    );
     let loading = true;
     void load.finally(() => (loading = false));
     let terminated = 0;

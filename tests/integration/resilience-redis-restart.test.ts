@@ -80,7 +80,12 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     };
     const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
 
-    const load = placeOrders(engine.apiUrl, products, ordersTotal, 12, 'redis-loss');
+    const load = placeOrders(
+      engine.apiUrl,
+      products,
+      { count: ordersTotal, concurrency: 12, ratePerSecond: 20 },
+      'redis-loss',
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     // Orders in flight now have jobs (or answers to them) that the empty Redis will not have.
     const inFlight = await core.pool.query<{ n: number }>(

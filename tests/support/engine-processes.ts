@@ -147,22 +147,26 @@ export interface LoadReport {
 }
 
 /**
- * Places `count` orders, `concurrency` at a time, each with its own Idempotency-Key. A 5xx or a
+ * Places `count` orders at `ratePerSecond` at most, `concurrency` at a time, each with its own
+ * Idempotency-Key; the rate makes the load span the faults on a fast machine too. A 5xx or a
  * network error is retried with the same key, as a client would; a 409 "in progress" is not (the
  * first attempt may have committed). The orders are found afterwards by their user ids.
  */
 export async function placeOrders(
   apiUrl: string,
   products: string[],
-  count: number,
-  concurrency: number,
+  load: { count: number; concurrency: number; ratePerSecond: number },
   label: string,
 ): Promise<LoadReport> {
   const run = randomUUID().slice(0, 8);
   const report: LoadReport = { statuses: {}, userIds: [] };
+  const { count, concurrency, ratePerSecond } = load;
+  const startedAt = Date.now();
   let next = 0;
   const note = (status: string) => (report.statuses[status] = (report.statuses[status] ?? 0) + 1);
   async function one(n: number): Promise<void> {
+    const dueAt = startedAt + (n * 1_000) / ratePerSecond;
+    if (dueAt > Date.now()) await new Promise((resolve) => setTimeout(resolve, dueAt - Date.now()));
     const userId = `${label}-${run}-${n}`;
     report.userIds.push(userId);
     const body = JSON.stringify({
