@@ -219,6 +219,8 @@ export const orderMachine = setup({
       on: { 'order.cancel': cancel },
     },
     compensating: {
+      // Drawn apart by the visualizer (src/admin/): every undo lives inside this state.
+      tags: ['compensation'],
       entry: withdrawTimers,
       initial: 'ledger',
       states: {

@@ -2,7 +2,7 @@
 // messages runs its effects, inbox rows and answers in one transaction (handleBatch). The Redlock
 // lease over the batch's product ids only spares PostgreSQL a contention storm; the conditional
 // decrement is the guard.
-import { LockUnavailableError, type Lease, type Lock } from '../platform/lock.ts';
+import { LockUnavailableError, type Lease, type Lock, type LockUnavailableReason } from '../platform/lock.ts';
 import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
@@ -15,7 +15,8 @@ export interface InventoryDeps extends HandleOnceDeps {
   lock: Lock;
   lockTtlMs: number;
   logger: Logger;
-  onLock?: (result: 'acquired' | 'unavailable') => void;
+  /** acquired; or not had (contended / failed) and the reservation went ahead under PostgreSQL alone. */
+  onLock?: (result: 'acquired' | LockUnavailableReason) => void;
 }
 
 const consumer = 'inventory';
@@ -120,7 +121,7 @@ async function acquireOrProceed(deps: InventoryDeps, resources: string[]): Promi
     return lease;
   } catch (error) {
     if (!(error instanceof LockUnavailableError)) throw error;
-    deps.onLock?.('unavailable');
+    deps.onLock?.(error.reason);
     deps.logger.warn({ resources, err: error }, 'lock unavailable; reserving under PostgreSQL row locks alone');
     return noLease;
   }

@@ -28,6 +28,7 @@ const notifications = await startNotificationsConsumer({
   pool: core.pool,
   logger: core.logger.child({ module: 'notifications' }),
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+  groupId: config.KAFKA_NOTIFICATIONS_GROUP_ID,
   retryStart: true,
 });
 const server = await listen(createApiApp(core, metrics), config.HTTP_PORT, config.HTTP_HOST);

@@ -12,6 +12,7 @@ import { startSweeper } from '../messaging/sweeper.ts';
 import { createOrderRuntime, type OrderWorkerDeps } from '../orders/order.worker.ts';
 import { createPaymentsRuntime } from '../payments/payments.worker.ts';
 import { createSimulatedProvider, simulatedProviderOptionsFrom } from '../payments/simulated.provider.ts';
+import { instrumentProvider } from '../payments/provider.metrics.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { isFinalStatus } from '../../machines/order.status.ts';
 import type { CoreDeps } from './core-deps.ts';
@@ -53,7 +54,10 @@ function runtimeFor(
     case 'payments':
       return createPaymentsRuntime({
         ...base,
-        provider: createSimulatedProvider(pool, simulatedProviderOptionsFrom(config)),
+        provider: instrumentProvider(
+          createSimulatedProvider(pool, simulatedProviderOptionsFrom(config)),
+          (operation, outcome) => metrics?.paymentProviderCalls.inc({ operation, outcome }),
+        ),
       });
     case 'ledger':
       return createLedgerRuntime(base);
@@ -72,6 +76,7 @@ export function startWorkers(
       metrics.orderSteps.inc({ status: step.status });
       if (isFinalStatus(step.status) && step.to !== step.from) {
         metrics.orderFinalLatency.observe({ status: step.status }, (Date.now() - step.createdAt.getTime()) / 1_000);
+        metrics.ordersFinished.inc({ status: step.status, reason: step.reason ?? 'none' });
       }
     }
     listener?.(step);
@@ -99,6 +104,16 @@ export function startWorkers(
           job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
         (final ? metrics.jobsDeadLettered : metrics.jobRetries).inc({ queue: role });
       });
+      // Job time as BullMQ recorded it (a group-committed batch's jobs share their batch's time).
+      const observeJob = (
+        job: { processedOn?: number | undefined; finishedOn?: number | undefined } | undefined,
+        result: string,
+      ) => {
+        if (job?.processedOn !== undefined && job.finishedOn !== undefined)
+          metrics.jobDuration.observe({ queue: role, result }, (job.finishedOn - job.processedOn) / 1_000);
+      };
+      worker.on('completed', (job) => observeJob(job, 'completed'));
+      worker.on('failed', (job) => observeJob(job, 'failed'));
     }
     workers.push(worker);
   }

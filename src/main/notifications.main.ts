@@ -24,6 +24,7 @@ const consumer = await startNotificationsConsumer({
   pool,
   logger,
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+  groupId: config.KAFKA_NOTIFICATIONS_GROUP_ID,
   // Kafka away at start is waited for, like any later outage: the process keeps running.
   retryStart: true,
 });

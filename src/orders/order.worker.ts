@@ -27,6 +27,8 @@ export interface StepInfo {
   from: string;
   to: string;
   createdAt: Date;
+  /** The failure reason the step left on the order (metrics label the final ones with it). */
+  reason?: string | null;
 }
 
 export const orderConsumer = 'orders';
@@ -132,6 +134,7 @@ function stepAll(works: Work[], actors: Map<string, Actor>, topic: string): Batc
       from: result.from,
       to: result.to,
       createdAt: actor.createdAt,
+      reason: result.snapshot.context.failureReason,
     });
   }
   return batch;

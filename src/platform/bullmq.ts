@@ -3,8 +3,17 @@ import { Queue, Worker, type JobsOptions, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerLimits } from '../../queues/job-options.ts';
 
+/**
+ * BullMQ's key prefix for QUEUE_PREFIX, wrapped in a Redis Cluster hash tag: every key of every
+ * queue then hashes to one slot, which BullMQ's Lua scripts need on Redis Cluster. On a single
+ * node the braces change nothing.
+ */
+export function bullPrefixOf(queuePrefix: string): string {
+  return `{${queuePrefix}}`;
+}
+
 export function createQueue(name: string, connection: Redis, prefix: string, defaultJobOptions: JobsOptions): Queue {
-  const queue = new Queue(name, { connection, prefix, defaultJobOptions });
+  const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
   // The connection's own listener (createRedis) reports an outage once, and every command's error
   // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
   queue.on('error', () => undefined);
@@ -20,7 +29,7 @@ export function createWorker(
 ): Worker {
   return new Worker(name, processor, {
     connection,
-    prefix,
+    prefix: bullPrefixOf(prefix),
     ...limits,
     autorun: true,
     // A worker shuts down only after its in-flight jobs settle (or their locks expire).

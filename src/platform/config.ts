@@ -58,6 +58,8 @@ export const configSchema = z
     KAFKA_TOPIC_ORDER_EVENTS: z.string().min(1).default('order-events'),
     KAFKA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(10_000),
     KAFKA_CONNECTION_TIMEOUT_MS: integer(100, 60_000).default(3_000),
+    // The notifications consumer's group: a second engine on the same brokers (a benchmark, say) needs its own.
+    KAFKA_NOTIFICATIONS_GROUP_ID: z.string().min(1).default('notifications'),
 
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(developmentJwtSecret),
     AUTH_JWKS_URL: url(['https:', 'http:']).optional(),
@@ -107,6 +109,11 @@ export const configSchema = z
     OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
     OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
     OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+
+    // --- operator surfaces (admin session, visualizer, periodic invariant check) ---
+    ADMIN_SESSION_TTL_S: integer(60, 7 * 86_400).default(8 * 3_600),
+    ADMIN_STUCK_AFTER_MS: integer(1_000, 7 * 86_400_000).default(5 * 60_000),
+    INVARIANT_CHECK_INTERVAL_MS: integer(1_000, 3_600_000).default(15_000),
 
     PAYMENT_SIM_SEED: integer(0, 2 ** 31 - 1).default(42),
     PAYMENT_SIM_LATENCY_MS_MIN: integer(0, 60_000).default(5),

@@ -22,8 +22,29 @@ export interface Lock {
   close(): Promise<void>;
 }
 
+/** Why a lease was not had: other holders kept it past every retry, or too few nodes answered. */
+export type LockUnavailableReason = 'contended' | 'failed';
+
 export class LockUnavailableError extends Error {
   override name = 'LockUnavailableError';
+  constructor(
+    message: string,
+    readonly reason: LockUnavailableReason,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Contended when, at the first attempt, a node refused because another lease holds a resource;
+ * failed otherwise (nodes did not answer). Only the first attempt tells: a failed attempt can leave
+ * its own key on the nodes that voted for it, which later attempts see as a rival.
+ */
+async function reasonOf(error: unknown): Promise<LockUnavailableReason> {
+  const first = (error as { attempts?: ReadonlyArray<Promise<{ votesAgainst: Map<unknown, Error> }>> }).attempts?.[0];
+  const stats = await first?.catch(() => null);
+  if (stats === undefined || stats === null) return 'failed';
+  return [...stats.votesAgainst.values()].some((e) => e.name === 'ResourceLockedError') ? 'contended' : 'failed';
 }
 
 export interface RedlockOptions {
@@ -48,7 +69,11 @@ export function createRedlock(clients: Redis[], options: RedlockOptions): Lock {
       try {
         lease = await redlock.acquire([...resources].sort(), ttlMs);
       } catch (error) {
-        throw new LockUnavailableError(`lock not acquired on ${resources.join(',')}: ${String(error)}`);
+        const reason = await reasonOf(error);
+        throw new LockUnavailableError(
+          `lock not acquired (${reason}) on ${resources.join(',')}: ${String(error)}`,
+          reason,
+        );
       }
       return {
         // A failed release is harmless: the lease expires after ttlMs.

@@ -5,6 +5,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
+import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
 import { sleep, type Pool } from '../platform/db.ts';
 import { createKafkaFromConfig, createProducer } from '../platform/kafka.ts';
@@ -51,7 +52,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   const prefix = config.QUEUE_PREFIX;
   const queue = new Queue(outboxRelayQueueName, {
     connection: deps.redis,
-    prefix,
+    prefix: bullPrefixOf(prefix),
     defaultJobOptions: outboxRelayJobOptions,
   });
   const upsertSchedulers = async () => {
@@ -78,7 +79,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
 
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
     connection: deps.redis,
-    prefix,
+    prefix: bullPrefixOf(prefix),
     concurrency: partitions.length + 1,
     lockDuration: config.QUEUE_LOCK_DURATION_MS,
     stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,

@@ -109,13 +109,27 @@ describe('Redlock over three Redis nodes', () => {
         config.REDLOCK_NODES.map((url) => createRedis(url, { maxRetriesPerRequest: 0 })),
         { retryCount: 2, retryDelayMs: 20, retryJitterMs: 5 },
       );
-      await expect(fast.acquire([resource], 5_000)).rejects.toBeInstanceOf(LockUnavailableError);
+      const refused = fast.acquire([resource], 5_000);
+      await expect(refused).rejects.toBeInstanceOf(LockUnavailableError);
+      await expect(refused).rejects.toMatchObject({ reason: 'contended' });
       await fast.close();
       await lease.release();
       const second = await b.acquire([resource], 5_000);
       await second.release();
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('says failed, not contended, when too few nodes answer', async () => {
+    // Two of three "nodes" on ports nothing listens on: no quorum, and nobody holds the resource.
+    const lock = lockOver([config.REDLOCK_NODES[0]!, 'redis://127.0.0.1:1', 'redis://127.0.0.1:2']);
+    try {
+      const refused = lock.acquire([`test:${randomUUID()}`], 5_000);
+      await expect(refused).rejects.toBeInstanceOf(LockUnavailableError);
+      await expect(refused).rejects.toMatchObject({ reason: 'failed' });
+    } finally {
+      await lock.close();
     }
   });
 

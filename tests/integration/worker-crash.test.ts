@@ -40,9 +40,8 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 async function activeJobs(): Promise<number> {
-  let active = 0;
-  for (const queue of engine.core.queues.values()) active += await queue.getActiveCount();
-  return active;
+  const counts = await Promise.all([...engine.core.queues.values()].map((queue) => queue.getActiveCount()));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 beforeAll(async () => {
@@ -73,8 +72,9 @@ describe('a worker killed mid-job', () => {
         ),
       );
       ids.push(...placed.map((p) => p.body.id as string));
-      // Kill while the pipeline is busy: wait (up to ~10 s, the new process boots first) until some job is active.
-      for (let i = 0; i < 1_000 && (await activeJobs()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      // Kill while the pipeline is busy: wait (up to ~30 s: on a loaded machine the new process takes
+      // a while to boot) until some job is active.
+      for (let i = 0; i < 3_000 && (await activeJobs()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
       if ((await activeJobs()) > 0) killsWithJobsInFlight++;
       await killed(worker);
       worker = startWorkerProcess(prefix);
