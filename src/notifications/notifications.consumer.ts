@@ -59,12 +59,8 @@ function headerText(headers: IHeaders | undefined, name: string): string | null 
   return first === undefined ? null : first.toString();
 }
 
-export async function startNotificationsConsumer(
-  options: NotificationsConsumerOptions,
-): Promise<NotificationsConsumer> {
-  const { kafka, pool, topic, groupId = 'notifications' } = options;
-  const logger = options.logger.child({ module: 'notifications', groupId, topic });
-
+/** What the consumer does with each fetched batch: record it, then resolve its offsets. */
+function batchHandler(pool: Pool, logger: Logger): (payload: EachBatchPayload) => Promise<void> {
   /** The events of a batch in offset order; a malformed message is logged and skipped. */
   function receivedOf(partition: number, messages: KafkaMessage[]): ReceivedEventWork[] {
     const events: ReceivedEventWork[] = [];
@@ -116,6 +112,15 @@ export async function startNotificationsConsumer(
     }
   }
 
+  return eachBatch;
+}
+
+export async function startNotificationsConsumer(
+  options: NotificationsConsumerOptions,
+): Promise<NotificationsConsumer> {
+  const { kafka, pool, topic, groupId = 'notifications' } = options;
+  const logger = options.logger.child({ module: 'notifications', groupId, topic });
+  const eachBatch = batchHandler(pool, logger);
   let current: Consumer | null = null;
   let stopped = false;
   let restartTimer: NodeJS.Timeout | null = null;
