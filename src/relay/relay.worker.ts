@@ -55,20 +55,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     prefix: bullPrefixOf(prefix),
     defaultJobOptions: outboxRelayJobOptions,
   });
-  const upsertSchedulers = async () => {
-    for (const partition of partitions) {
-      await queue.upsertJobScheduler(
-        pollSchedulerId(partition),
-        { every: config.RELAY_POLL_INTERVAL_MS },
-        { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
-      );
-    }
-    await queue.upsertJobScheduler(
-      pruneSchedulerId,
-      { every: config.OUTBOX_PRUNE_INTERVAL_MS },
-      { name: 'prune', data: {} },
-    );
-  };
+  const upsertSchedulers = () => upsertRelaySchedulers(queue, config, partitions);
   await upsertSchedulers();
   // A Redis that comes back empty (restarted without persistence) lost the schedulers, and with them
   // the poll backstop: each reconnect puts them back (an upsert, so a no-op when they survived).
@@ -135,6 +122,22 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       await relay.close();
     },
   };
+}
+
+/** The poll backstop per partition and the prune schedule; an upsert, so it is safe to repeat. */
+async function upsertRelaySchedulers(queue: Queue, config: Config, partitions: number[]): Promise<void> {
+  for (const partition of partitions) {
+    await queue.upsertJobScheduler(
+      pollSchedulerId(partition),
+      { every: config.RELAY_POLL_INTERVAL_MS },
+      { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
+    );
+  }
+  await queue.upsertJobScheduler(
+    pruneSchedulerId,
+    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
+    { name: 'prune', data: {} },
+  );
 }
 
 async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): Promise<unknown> {
