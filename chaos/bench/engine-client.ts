@@ -3,17 +3,8 @@
 import type { BenchContext } from './phases.ts';
 import { orderShape, type Placer, type ProductPicker } from './load.ts';
 
-// The API's address shape is changing (line1 today; the seed's street/state next). The bench
-// sends one and switches for good on the first 400 that names the address, so it runs on both.
-const addressShapes: Record<string, string>[] = [
-  { name: 'B', line1: '1 Road', city: 'Town', postal_code: '1000', country: 'GB' },
-  { name: 'B', street: '1 Road', city: 'Town', postal_code: '1000', country: 'GB' },
-];
-let addressShape = 0;
-
-function refusesAddress(status: number, text: string): boolean {
-  return status === 400 && /"field":"shipping_address/.test(text);
-}
+// The seed document's address shape, as the API takes it.
+const shippingAddress = { street: '1 Road', city: 'Town', state: 'CA', postal_code: '94105', country: 'US' };
 
 /** POST /api/v1/orders as an admin ordering for a customer; with waitSeconds > 0, `Prefer: wait`. */
 export function httpPlacer(
@@ -23,7 +14,7 @@ export function httpPlacer(
 ): Placer {
   return async (n) => {
     const order = orderShape(n, pick);
-    const post = (address: Record<string, string>) =>
+    const post = (address: typeof shippingAddress) =>
       fetch(`${context.apiUrl}/api/v1/orders`, {
         method: 'POST',
         headers: {
@@ -38,14 +29,8 @@ export function httpPlacer(
           shipping_address: address,
         }),
       });
-    const shape = addressShape;
-    let response = await post(addressShapes[shape]!);
-    let text = await response.text();
-    if (refusesAddress(response.status, text)) {
-      if (addressShape === shape) addressShape = (shape + 1) % addressShapes.length;
-      response = await post(addressShapes[addressShape]!);
-      text = await response.text();
-    }
+    const response = await post(shippingAddress);
+    const text = await response.text();
     if (response.status !== 201 && response.status !== 202) {
       return {
         orderId: null,

@@ -1,16 +1,24 @@
-// The express app: JSON API under /api/v1, health, readiness and metrics. Built from explicit
+// The express app: JSON API under /api/v1 behind authentication and rate limits; health,
+// readiness, metrics, the OpenAPI document and its docs page open. Built from explicit
 // dependencies so tests can run it in-process against the real servers.
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { TokenVerifier } from '../platform/auth.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { collectState } from '../admin/state.collect.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
-import { catalogRouter } from './catalog.routes.ts';
-import { errorHandler } from './errors.ts';
-import { ledgerRouter } from './ledger.routes.ts';
-import { ordersRouter, type OrdersRoutesDeps } from './orders.routes.ts';
+import { createAuthGuards } from './auth.middleware.ts';
+import { catalogRoutes } from './catalog.routes.ts';
+import { docsRouter } from './docs.routes.ts';
+import { errorHandler, sendError } from './errors.ts';
+import { ledgerRoutes } from './ledger.routes.ts';
+import { openApiDocument } from './openapi.ts';
+import { ordersRoutes, type OrdersRoutesDeps } from './orders.routes.ts';
+import { createRateLimiters, type RateLimitSettings } from './rate-limit.middleware.ts';
+import { requestLog } from './request-log.middleware.ts';
+import { RouteBook } from './route-book.ts';
 
 export interface AppDeps extends HandleOnceDeps {
   redis: Redis;
@@ -18,14 +26,24 @@ export interface AppDeps extends HandleOnceDeps {
   logger: Logger;
   metrics: Metrics;
   orders: Omit<OrdersRoutesDeps, keyof HandleOnceDeps>;
+  tokens: TokenVerifier;
+  rateLimit: RateLimitSettings;
+  /** express 'trust proxy': how many proxies in front may set X-Forwarded-For (0: none). */
+  trustProxyHops?: number;
   /** Extra readiness checks (the relay's Kafka link, say): name -> 'ok' | 'degraded' | 'down'. */
   readinessChecks?: Record<string, () => Promise<'ok' | 'degraded' | 'down'>>;
-  mount?: (app: Express) => void;
 }
 
-export function createApp(deps: AppDeps): Express {
+export interface AppOptions {
+  /** Adds routes of other surfaces (admin pages) after auth is set up, before the 404 handler. */
+  mount?: (app: Express, guards: { requireAuth: RequestHandler; requireAdmin: RequestHandler }) => void;
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxyHops ?? 0);
+  app.use(requestLog(deps.logger));
   app.use(express.json({ limit: '64kb' }));
 
   app.get('/health', (_req, res) => {
@@ -55,20 +73,28 @@ export function createApp(deps: AppDeps): Express {
     res.send(await deps.metrics.registry.metrics());
   });
 
-  app.use(
-    '/api/v1/orders',
-    ordersRouter({
-      pool: deps.pool,
-      dispatcher: deps.dispatcher,
-      ...(deps.transaction ? { transaction: deps.transaction } : {}),
-      ...deps.orders,
-    }),
-  );
-  app.use('/api/v1/products', catalogRouter(deps.pool));
-  app.use('/api/v1', ledgerRouter(deps.pool));
-  deps.mount?.(app);
+  const guards = createAuthGuards(deps.tokens);
+  const limiters = createRateLimiters(deps.redis, deps.rateLimit);
+  const book = new RouteBook(guards, limiters.perCaller);
+  ordersRoutes(book, {
+    pool: deps.pool,
+    dispatcher: deps.dispatcher,
+    ...(deps.transaction ? { transaction: deps.transaction } : {}),
+    ...deps.orders,
+  });
+  catalogRoutes(book, deps.pool);
+  ledgerRoutes(book, deps.pool);
+  const document = openApiDocument(book.specs);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use('/docs', docsRouter());
+  // Every /api/v1 request counts against its IP first, and needs a token unless a route is public.
+  app.use('/api/v1', limiters.ip, book.router);
+  options.mount?.(app, guards);
+  app.use('/api/v1', guards.requireAuth);
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
+    sendError(res, { code: 'not_found', message: 'no such route' });
   });
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,21 +1,40 @@
-// /api/v1/products: the catalogue with available stock.
-import { Router } from 'express';
-import { formatAmount } from '../domain/money.ts';
+// /api/v1/products and /api/v1/coupons: the catalogue with its stock and the coupons, for every
+// caller to read; creating and changing them is for admins. Stock changes go through the
+// inventory module's own conditional statements.
+import type { Response } from 'express';
+import { createCoupon, couponView, type NewCoupon } from '../coupons/coupons.create.ts';
+import { findCoupon } from '../coupons/coupons.sql.ts';
+import { formatAmount, isCurrency, parseMoney, roundToMinor } from '../domain/money.ts';
+import {
+  addStock,
+  createProduct,
+  findProduct,
+  listProducts,
+  setStock,
+  updateProduct,
+  type ProductStockRow,
+  type StockChange,
+} from '../inventory/inventory.catalog.sql.ts';
 import type { Pool } from '../platform/db.ts';
+import { decodeCursor, encodeCursor, productIdPart } from './cursor.ts';
 import { sendError } from './errors.ts';
+import type { RouteBook } from './route-book.ts';
+import {
+  addStockBody,
+  couponCheckSchema,
+  couponCodeParams,
+  couponSchema,
+  createCouponBody,
+  createProductBody,
+  productIdParams,
+  productPageSchema,
+  productSchema,
+  productsQuery,
+  setStockBody,
+  updateProductBody,
+} from './schemas.ts';
 
-interface ProductRow {
-  id: string;
-  name: string;
-  price: string;
-  currency: string;
-  on_hand: number;
-  available: number;
-  held: number;
-  sold: number;
-}
-
-const productView = (p: ProductRow) => ({
+export const productView = (p: ProductStockRow) => ({
   id: p.id,
   name: p.name,
   price: formatAmount(p.price, p.currency),
@@ -23,22 +42,206 @@ const productView = (p: ProductRow) => ({
   stock: { on_hand: p.on_hand, available: p.available, held: p.held, sold: p.sold },
 });
 
-const selectProducts = `SELECT p.id, p.name, p.price, p.currency, s.on_hand, s.available, s.held, s.sold
-                          FROM products p JOIN stock s ON s.product_id = p.id`;
+const productNotFound = (res: Response) =>
+  sendError(res, { code: 'product_not_found', field: 'id', message: 'no such product' });
 
-export function catalogRouter(pool: Pool): Router {
-  const router = Router();
-  router.get('/', async (req, res) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 500);
-    const result = await pool.query<ProductRow>(`${selectProducts} ORDER BY p.id LIMIT $1`, [limit]);
-    res.json({ products: result.rows.map(productView) });
-  });
-  router.get('/:id', async (req, res) => {
-    const result = await pool.query<ProductRow>(`${selectProducts} WHERE p.id = $1`, [req.params.id]);
-    const product = result.rows[0];
-    if (product === undefined)
-      return sendError(res, { code: 'product_not_found', field: 'id', message: 'no such product' });
-    res.json(productView(product));
-  });
-  return router;
+/** A price is positive and has no more digits than the currency's minor unit. */
+function priceProblem(price: string, currency: string): string | null {
+  if (!isCurrency(currency)) return 'unknown currency';
+  const value = parseMoney(price, currency);
+  if (!value.amount.gt(0)) return 'must be above 0';
+  return roundToMinor(value).amount.eq(value.amount) ? null : `must have at most the minor digits of ${currency}`;
+}
+
+export function catalogRoutes(book: RouteBook, pool: Pool): void {
+  productReads(book, pool);
+  productWrites(book, pool);
+  couponRoutes(book, pool);
+}
+
+function productReads(book: RouteBook, pool: Pool): void {
+  book.add(
+    {
+      method: 'get',
+      path: '/products',
+      summary: 'List products with their stock, in id order',
+      tag: 'catalog',
+      access: 'customer',
+      query: productsQuery,
+      responses: { 200: { description: 'one page', schema: productPageSchema } },
+      errors: ['validation_failed'],
+    },
+    async (_req, res, { query }) => {
+      const after = query.cursor === undefined ? null : decodeCursor(query.cursor, [productIdPart]);
+      if (after === null && query.cursor !== undefined) {
+        return sendError(res, { code: 'validation_failed', field: 'cursor', message: 'not a cursor of this list' });
+      }
+      const rows = await listProducts(pool, query.limit + 1, after?.[0]);
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      res.json({
+        products: page.map(productView),
+        next_cursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.id]) : null,
+      });
+    },
+  );
+  book.add(
+    {
+      method: 'get',
+      path: '/products/{id}',
+      summary: 'Read a product with its stock',
+      tag: 'catalog',
+      access: 'customer',
+      params: productIdParams,
+      responses: { 200: { description: 'the product', schema: productSchema } },
+      errors: ['validation_failed', 'product_not_found'],
+    },
+    async (_req, res, { params }) => {
+      const product = await findProduct(pool, params.id);
+      if (product === undefined) return productNotFound(res);
+      res.json(productView(product));
+    },
+  );
+}
+
+function productWrites(book: RouteBook, pool: Pool): void {
+  const tag = 'admin';
+  book.add(
+    {
+      method: 'post',
+      path: '/products',
+      summary: 'Admin: create a product with its initial stock',
+      tag,
+      access: 'admin',
+      body: createProductBody,
+      responses: { 201: { description: 'created', schema: productSchema } },
+      errors: ['validation_failed', 'product_exists'],
+    },
+    async (_req, res, { body }) => {
+      const problem = priceProblem(body.price, body.currency);
+      if (problem !== null) return sendError(res, { code: 'validation_failed', field: 'price', message: problem });
+      if (!(await createProduct(pool, body))) {
+        return sendError(res, { code: 'product_exists', field: 'id', message: `product ${body.id} exists already` });
+      }
+      const created = await findProduct(pool, body.id);
+      res.status(201).location(`/api/v1/products/${body.id}`).json(productView(created!));
+    },
+  );
+  book.add(
+    {
+      method: 'patch',
+      path: '/products/{id}',
+      summary: 'Admin: rename or reprice a product (placed orders keep their price)',
+      tag,
+      access: 'admin',
+      params: productIdParams,
+      body: updateProductBody,
+      responses: { 200: { description: 'updated', schema: productSchema } },
+      errors: ['validation_failed', 'product_not_found'],
+    },
+    async (_req, res, { params, body }) => {
+      const product = await findProduct(pool, params.id);
+      if (product === undefined) return productNotFound(res);
+      const problem = body.price === undefined ? null : priceProblem(body.price, product.currency);
+      if (problem !== null) return sendError(res, { code: 'validation_failed', field: 'price', message: problem });
+      if (!(await updateProduct(pool, params.id, body))) return productNotFound(res);
+      res.json(productView((await findProduct(pool, params.id))!));
+    },
+  );
+  const stockAnswer = (res: Response, change: StockChange, conflict: string) => {
+    if (change.kind === 'not_found') return productNotFound(res);
+    if (change.kind === 'conflict') return sendError(res, { code: 'stock_conflict', message: conflict });
+    res.json(productView(change.row));
+  };
+  book.add(
+    {
+      method: 'put',
+      path: '/products/{id}/stock',
+      summary: 'Admin: set on_hand (held and sold units stay; available takes the rest)',
+      tag,
+      access: 'admin',
+      params: productIdParams,
+      body: setStockBody,
+      responses: { 200: { description: 'the product with its new stock', schema: productSchema } },
+      errors: ['validation_failed', 'product_not_found', 'stock_conflict'],
+    },
+    async (_req, res, { params, body }) => {
+      const change = await setStock(pool, params.id, body.on_hand);
+      stockAnswer(res, change, 'on_hand cannot go below the units held by or sold to orders');
+    },
+  );
+  book.add(
+    {
+      method: 'post',
+      path: '/products/{id}/stock',
+      summary: 'Admin: add available units (a negative quantity removes available units)',
+      tag,
+      access: 'admin',
+      params: productIdParams,
+      body: addStockBody,
+      responses: { 200: { description: 'the product with its new stock', schema: productSchema } },
+      errors: ['validation_failed', 'product_not_found', 'stock_conflict'],
+    },
+    async (_req, res, { params, body }) => {
+      const change = await addStock(pool, params.id, body.quantity);
+      stockAnswer(res, change, 'available units cannot go below 0');
+    },
+  );
+}
+
+function couponRoutes(book: RouteBook, pool: Pool): void {
+  book.add(
+    {
+      method: 'get',
+      path: '/coupons/{code}',
+      summary: 'Is a coupon valid, and what does it take off',
+      tag: 'catalog',
+      access: 'customer',
+      params: couponCodeParams,
+      responses: { 200: { description: 'the coupon and whether it can be redeemed now', schema: couponCheckSchema } },
+      errors: ['validation_failed', 'coupon_not_found'],
+    },
+    async (_req, res, { params }) => {
+      const coupon = await findCoupon(pool, params.code);
+      if (coupon === null) {
+        return sendError(res, { code: 'coupon_not_found', field: 'code', message: 'no such coupon' });
+      }
+      const reason = coupon.expired
+        ? 'expired'
+        : coupon.redemptions_count >= coupon.redemptions_max
+          ? 'exhausted'
+          : null;
+      res.json({ ...couponView(coupon), valid: reason === null, invalid_reason: reason });
+    },
+  );
+  book.add(
+    {
+      method: 'post',
+      path: '/coupons',
+      summary: 'Admin: create a coupon (percent_off, or amount_off with currency)',
+      tag: 'admin',
+      access: 'admin',
+      body: createCouponBody,
+      responses: { 201: { description: 'created', schema: couponSchema } },
+      errors: ['validation_failed', 'coupon_exists'],
+    },
+    async (_req, res, { body }) => {
+      const limits = {
+        code: body.code,
+        redemptionsMax: body.redemptions_max,
+        expiresAt: body.expires_at === undefined ? null : new Date(body.expires_at),
+      };
+      const input: NewCoupon =
+        body.kind === 'percent'
+          ? { ...limits, kind: 'percent', percentOff: body.percent_off ?? '' }
+          : { ...limits, kind: 'fixed', amountOff: body.amount_off ?? '', currency: body.currency ?? '' };
+      const created = await createCoupon(pool, input);
+      if (!created.ok) {
+        // createCoupon names fields in camelCase; the API's body uses snake_case.
+        const field = created.error.field?.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+        return sendError(res, { ...created.error, ...(field === undefined ? {} : { field }) });
+      }
+      res.status(201).location(`/api/v1/coupons/${body.code}`).json(created.value);
+    },
+  );
 }

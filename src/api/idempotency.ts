@@ -1,11 +1,16 @@
-// Idempotency-Key for POSTs: the first request with a key runs; a retry with the same key and
-// the same body gets the first answer again; the same key with another body is refused. Only
-// successful (2xx) answers are kept: a refused request leaves no row behind.
+// Idempotency-Key for POST /orders, scoped to the caller. Claiming a key reserves the id of the
+// order it will create, in the key's row; the order is written under that id, so the orders
+// primary key itself refuses a second order for one key, whatever crashes between the order's
+// commit and the stored answer. A retry with the same key and body gets the stored answer, or,
+// when the first attempt died after its commit, an answer rebuilt from the order; while the first
+// is still running it gets 409; the same key with another body gets 422. Keys are kept for at
+// least the configured time (24 h or more), then may be used again.
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Pool } from '../platform/db.ts';
 import { sendError } from './errors.ts';
 
+/** An in-progress key this old belongs to an attempt that died before creating its order. */
 const staleInProgressMs = 60_000;
 
 export interface StoredResponse {
@@ -14,14 +19,34 @@ export interface StoredResponse {
   headers?: Record<string, string>;
 }
 
+export interface IdempotentWork {
+  /** Does the work, creating its order under `reservedId`. */
+  run(reservedId: string): Promise<StoredResponse>;
+  /** The answer for an order that already exists under `reservedId`, or undefined if there is none. */
+  recover(reservedId: string): Promise<StoredResponse | undefined>;
+}
+
+interface KeyRow {
+  request_hash: string;
+  response_status: number | null;
+  response_body: StoredResponse | null;
+  order_id: string | null;
+}
+
+const isOrderIdTaken = (error: unknown) =>
+  (error as { code?: string; constraint?: string }).code === '23505' &&
+  (error as { constraint?: string }).constraint === 'orders_pkey';
+
 export async function withIdempotency(
   pool: Pool,
   req: Request,
   res: Response,
-  run: () => Promise<StoredResponse>,
+  work: IdempotentWork,
+  keyTtlMs: number,
+  newId: () => string,
 ): Promise<void> {
   const key = req.get('Idempotency-Key');
-  if (key === undefined) return send(res, await run());
+  if (key === undefined) return send(res, await work.run(newId()));
   if (key.length < 1 || key.length > 200) {
     return sendError(res, { code: 'validation_failed', field: 'Idempotency-Key', message: 'must be 1-200 characters' });
   }
@@ -29,20 +54,17 @@ export async function withIdempotency(
   const hash = createHash('sha256')
     .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
     .digest('hex');
-  const claimed = await pool.query(
-    `INSERT INTO idempotency_keys (caller, key, request_hash) VALUES ($1, $2, $3)
-     ON CONFLICT (caller, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = now()
-       WHERE idempotency_keys.response_status IS NULL
-         AND idempotency_keys.created_at < now() - make_interval(secs => $4::double precision / 1000)
-     RETURNING key`,
-    [caller, key, hash, staleInProgressMs],
-  );
-  if (claimed.rowCount === 0) return replay(pool, res, caller, key, hash);
+  const reservedId = await claim(pool, caller, key, hash, newId(), keyTtlMs);
+  if (reservedId === null) return replay(pool, res, caller, key, hash, work);
   let response: StoredResponse;
   try {
-    response = await run();
+    response = await work.run(reservedId);
   } catch (error) {
-    await pool.query(`DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2`, [caller, key]);
+    // Another attempt with this key committed the order first: answer with it.
+    const existing = await work.recover(reservedId);
+    if (existing !== undefined && isOrderIdTaken(error)) return replayed(res, existing);
+    // An order committed before the failure keeps its key, so a retry finds it; otherwise the key is freed.
+    if (existing === undefined) await release(pool, caller, key);
     throw error;
   }
   if (response.status >= 200 && response.status < 300) {
@@ -51,37 +73,86 @@ export async function withIdempotency(
       [caller, key, response.status, JSON.stringify({ body: response.body, headers: response.headers ?? {} })],
     );
   } else {
-    await pool.query(`DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2`, [caller, key]);
+    await release(pool, caller, key);
   }
   send(res, response);
 }
 
-async function replay(pool: Pool, res: Response, caller: string, key: string, hash: string): Promise<void> {
-  const found = await pool.query<{
-    request_hash: string;
-    response_status: number | null;
-    response_body: StoredResponse | null;
-  }>(`SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE caller = $1 AND key = $2`, [
+/**
+ * Claims the key and returns the order id reserved for it, or null when the key is held. A held
+ * key is taken over only when its attempt is stale with the same request (it keeps its reserved
+ * id, so the orders primary key still refuses a second order), or when it has outlived its time.
+ */
+async function claim(
+  pool: Pool,
+  caller: string,
+  key: string,
+  hash: string,
+  orderId: string,
+  keyTtlMs: number,
+): Promise<string | null> {
+  const claimed = await pool.query<{ order_id: string }>(
+    `INSERT INTO idempotency_keys (caller, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (caller, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL, response_body = NULL,
+            order_id = CASE WHEN idempotency_keys.created_at < now() - make_interval(secs => $6::double precision / 1000)
+                            THEN EXCLUDED.order_id ELSE coalesce(idempotency_keys.order_id, EXCLUDED.order_id) END
+      WHERE idempotency_keys.created_at < now() - make_interval(secs => $6::double precision / 1000)
+         OR (idempotency_keys.response_status IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash
+             AND idempotency_keys.created_at < now() - make_interval(secs => $5::double precision / 1000))
+     RETURNING order_id`,
+    [caller, key, hash, orderId, staleInProgressMs, keyTtlMs],
+  );
+  return claimed.rows[0]?.order_id ?? null;
+}
+
+async function release(pool: Pool, caller: string, key: string): Promise<void> {
+  await pool.query(`DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND response_status IS NULL`, [
     caller,
     key,
   ]);
+}
+
+async function replay(
+  pool: Pool,
+  res: Response,
+  caller: string,
+  key: string,
+  hash: string,
+  work: IdempotentWork,
+): Promise<void> {
+  const found = await pool.query<KeyRow>(
+    `SELECT request_hash, response_status, response_body, order_id FROM idempotency_keys WHERE caller = $1 AND key = $2`,
+    [caller, key],
+  );
   const row = found.rows[0];
-  if (row === undefined || row.response_status === null || row.response_body === null) {
-    return sendError(res, {
-      code: 'idempotency_request_in_progress',
-      field: 'Idempotency-Key',
-      message: 'a request with this key is still running',
-    });
-  }
-  if (row.request_hash !== hash) {
+  if (row !== undefined && row.request_hash !== hash) {
     return sendError(res, {
       code: 'idempotency_key_reused',
       field: 'Idempotency-Key',
       message: 'this key was used with another request',
     });
   }
+  if (row?.response_status != null && row.response_body !== null) {
+    return replayed(res, {
+      status: row.response_status,
+      body: row.response_body.body,
+      headers: row.response_body.headers,
+    });
+  }
+  // No stored answer: the first attempt is running, or died after committing its order.
+  const recovered = row?.order_id == null ? undefined : await work.recover(row.order_id);
+  if (recovered !== undefined) return replayed(res, recovered);
+  sendError(res, {
+    code: 'idempotency_request_in_progress',
+    field: 'Idempotency-Key',
+    message: 'a request with this key is still running',
+  });
+}
+
+function replayed(res: Response, response: StoredResponse): void {
   res.set('Idempotent-Replayed', 'true');
-  send(res, { status: row.response_status, body: row.response_body.body, headers: row.response_body.headers ?? {} });
+  send(res, response);
 }
 
 function send(res: Response, response: StoredResponse): void {

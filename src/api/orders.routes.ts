@@ -1,87 +1,277 @@
-// /api/v1/orders: place (202 + Location, optional `Prefer: wait=N`), read, cancel.
+// /api/v1/orders: place (202 + Location, optional `Prefer: wait=N`), list, read, history, cancel,
+// and the operator's force-cancel. A customer reaches only their own orders: another's order id
+// answers 404 exactly like one that does not exist.
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import type { Request, Response } from 'express';
 import { placeOrder, readOrder, requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
+import { listOrders, orderHistory } from '../orders/order.queries.ts';
+import { sleep } from '../platform/db.ts';
 import type { OrderRow } from '../orders/order.sql.ts';
+import { mayActFor, principalOf } from './auth.middleware.ts';
+import { decodeCursor, encodeCursor, micros, uuid } from './cursor.ts';
 import { sendError } from './errors.ts';
 import { createOrderWaiter } from './order-waiter.ts';
 import { withIdempotency } from './idempotency.ts';
 import { orderView } from './order.view.ts';
-import { createOrderSchema, uuidParam, validationErrors } from './validation.ts';
+import type { RouteBook } from './route-book.ts';
+import {
+  forceCancelBody,
+  listOrdersQuery,
+  orderHistorySchema,
+  orderIdParams,
+  orderPageSchema,
+  orderSchema,
+} from './schemas.ts';
+import { createOrderSchema } from './validation.ts';
 
 export interface OrdersRoutesDeps extends OrderServiceDeps {
   waitSecondsMax: number;
+  /** How long a key and its answer are kept (at least 24 h). */
+  idempotencyKeyTtlMs: number;
+  /** Chaos only: a pause between the order's commit and its answer, to kill the process there. */
+  pauseAfterCommitMs?: number;
 }
 
 /** `Prefer: wait=N` (RFC 7240): seconds to wait for the order to leave pending, capped. */
 export function preferredWaitMs(req: Request, capSeconds: number): number {
-  const match = /(?:^|[,;\s])wait=(\d+)/.exec(req.get('Prefer') ?? '');
+  const match = /(?:^|[,;\s])wait=(\d{1,6})(?:$|[,;\s])/.exec(req.get('Prefer') ?? '');
   return match?.[1] === undefined ? 0 : Math.min(Number(match[1]), capSeconds) * 1_000;
 }
 
 const ended = new Set(['cancelled', 'rejected', 'failed', 'expired']);
 
+/** The request's correlation id (the one its log line carries), or the given header, or a new one. */
 export function correlationIdOf(req: Request): string {
+  const logged = (req as { id?: unknown }).id;
+  if (typeof logged === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(logged)) return logged;
   const given = req.get('X-Correlation-Id');
   return given !== undefined && /^[A-Za-z0-9_.-]{1,100}$/.test(given) ? given : randomUUID();
 }
 
 const leftPending = (order: Pick<OrderRow, 'status'>) => order.status !== 'pending';
+const notFound = (res: Response) => sendError(res, { code: 'order_not_found', field: 'id', message: 'no such order' });
+const preferHeader = { name: 'Prefer', description: '`wait=N`: wait up to N seconds for an outcome' };
 
-export function ordersRouter(deps: OrdersRoutesDeps): Router {
-  const router = Router();
+/** The order when it exists and the caller may see it; otherwise answers 404 and returns undefined. */
+async function ownOrder(deps: OrdersRoutesDeps, res: Response, id: string): Promise<OrderRow | undefined> {
+  const order = await readOrder(deps.pool, id);
+  if (order === undefined || !mayActFor(principalOf(res), order.user_id)) {
+    notFound(res);
+    return undefined;
+  }
+  return order;
+}
+
+type Waiter = ReturnType<typeof createOrderWaiter>;
+const tag = 'orders';
+
+export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   const waiter = createOrderWaiter(deps.pool);
+  placeRoute(book, deps, waiter);
+  readRoutes(book, deps);
+  cancelRoutes(book, deps, waiter);
+}
 
-  router.post('/', async (req, res) => {
-    const parsed = createOrderSchema.safeParse(req.body);
-    if (!parsed.success) {
-      const errors = validationErrors(parsed.error);
-      return sendError(res, errors[0]!, errors);
-    }
-    await withIdempotency(deps.pool, req, res, async () => {
-      const body = parsed.data;
-      const placed = await placeOrder(deps, {
-        userId: body.user_id,
-        currency: body.currency,
-        items: body.items,
-        couponCode: body.coupon_code ?? null,
-        shippingAddress: body.shipping_address,
-        correlationId: correlationIdOf(req),
-      });
-      if (!placed.ok) return { status: 400, body: { error: placed.error } };
-      const waited = await waiter.wait(placed.value.id, preferredWaitMs(req, deps.waitSecondsMax), leftPending);
-      if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
-      // 202 while the order is in flight; 201 when `Prefer: wait` saw it reach an outcome.
-      return {
-        status: waited.status === 'pending' ? 202 : 201,
-        body: orderView(waited),
+function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
+  book.add(
+    {
+      method: 'post',
+      path: '/orders',
+      summary: 'Place an order',
+      tag,
+      access: 'customer',
+      limit: 'orders',
+      body: createOrderSchema,
+      headers: [
+        { name: 'Idempotency-Key', description: 'retries with the same key and body get the first answer' },
+        preferHeader,
+      ],
+      responses: {
+        201: { description: 'the order reached an outcome within Prefer: wait', schema: orderSchema },
+        202: { description: 'accepted; the order is in flight', schema: orderSchema },
+      },
+      errors: [
+        'validation_failed',
+        'unknown_product',
+        'unknown_currency',
+        'currency_mismatch',
+        'forbidden',
+        'idempotency_request_in_progress',
+        'idempotency_key_reused',
+      ],
+    },
+    async (req, res, { body }) => {
+      if (!mayActFor(principalOf(res), body.user_id)) {
+        return sendError(res, {
+          code: 'forbidden',
+          field: 'user_id',
+          message: 'user_id must be the token’s user (admins may order for anyone)',
+        });
+      }
+      const answer = (order: OrderRow) => ({
+        // 202 while the order is in flight; 201 when it reached an outcome.
+        status: order.status === 'pending' ? 202 : 201,
+        body: orderView(order),
         headers: {
-          Location: `/api/v1/orders/${waited.id}`,
+          Location: `/api/v1/orders/${order.id}`,
           ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
         },
-      };
-    });
-  });
+      });
+      await withIdempotency(
+        deps.pool,
+        req,
+        res,
+        {
+          run: async (orderId) => {
+            const placed = await placeOrder(deps, {
+              orderId,
+              userId: body.user_id,
+              currency: body.currency,
+              items: body.items,
+              couponCode: body.coupon_code ?? null,
+              shippingAddress: body.shipping_address,
+              correlationId: correlationIdOf(req),
+            });
+            if (!placed.ok) return { status: 400, body: { error: placed.error } };
+            if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
+            const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
+            const waited = await waiter.wait(placed.value.id, waitMs, leftPending);
+            if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
+            return answer(waited);
+          },
+          recover: async (orderId) => {
+            const order = await readOrder(deps.pool, orderId);
+            return order === undefined ? undefined : answer(order);
+          },
+        },
+        deps.idempotencyKeyTtlMs,
+        randomUUID,
+      );
+    },
+  );
+}
 
-  router.get('/:id', async (req, res) => {
-    if (!uuidParam.safeParse(req.params.id).success) {
-      return sendError(res, { code: 'validation_failed', field: 'id', message: 'must be a UUID' });
-    }
-    const order = await readOrder(deps.pool, req.params.id);
-    if (order === undefined) return sendError(res, { code: 'order_not_found', field: 'id', message: 'no such order' });
-    res.json(orderView(order));
-  });
+function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
+  book.add(
+    {
+      method: 'get',
+      path: '/orders',
+      summary: 'List orders, newest first (a customer: their own)',
+      tag,
+      access: 'customer',
+      query: listOrdersQuery,
+      responses: { 200: { description: 'one page; pass next_cursor as cursor for the next', schema: orderPageSchema } },
+      errors: ['validation_failed', 'forbidden'],
+    },
+    async (_req, res, { query }) => {
+      const principal = principalOf(res);
+      const userId = principal.role === 'admin' ? query.user_id : (query.user_id ?? principal.userId);
+      if (userId !== undefined && !mayActFor(principal, userId)) {
+        return sendError(res, { code: 'forbidden', field: 'user_id', message: 'customers list their own orders' });
+      }
+      const after = query.cursor === undefined ? null : decodeCursor(query.cursor, [micros, uuid]);
+      if (after === null && query.cursor !== undefined) {
+        return sendError(res, { code: 'validation_failed', field: 'cursor', message: 'not a cursor of this list' });
+      }
+      const page = await listOrders(deps.pool, {
+        ...(userId === undefined ? {} : { userId }),
+        ...(query.status === undefined ? {} : { status: query.status }),
+        limit: query.limit,
+        ...(after === null ? {} : { after: { createdAtMicros: after[0]!, id: after[1]! } }),
+      });
+      res.json({
+        orders: page.orders.map(orderView),
+        next_cursor: page.next === null ? null : encodeCursor([page.next.createdAtMicros, page.next.id]),
+      });
+    },
+  );
 
-  router.post('/:id/cancel', async (req, res) => {
-    if (!uuidParam.safeParse(req.params.id).success) {
-      return sendError(res, { code: 'validation_failed', field: 'id', message: 'must be a UUID' });
-    }
-    const cancelled = await requestCancel(deps, req.params.id, correlationIdOf(req));
+  book.add(
+    {
+      method: 'get',
+      path: '/orders/{id}',
+      summary: 'Read an order',
+      tag,
+      access: 'customer',
+      params: orderIdParams,
+      responses: { 200: { description: 'the order', schema: orderSchema } },
+      errors: ['validation_failed', 'order_not_found'],
+    },
+    async (_req, res, { params }) => {
+      const order = await ownOrder(deps, res, params.id);
+      if (order !== undefined) res.json(orderView(order));
+    },
+  );
+
+  book.add(
+    {
+      method: 'get',
+      path: '/orders/{id}/history',
+      summary: 'The order’s transitions with their events, message ids and times',
+      tag,
+      access: 'customer',
+      params: orderIdParams,
+      responses: { 200: { description: 'transitions, oldest first', schema: orderHistorySchema } },
+      errors: ['validation_failed', 'order_not_found'],
+    },
+    async (_req, res, { params }) => {
+      if ((await ownOrder(deps, res, params.id)) === undefined) return;
+      const transitions = await orderHistory(deps.pool, params.id);
+      res.json({
+        order_id: params.id,
+        transitions: transitions.map((t) => ({
+          seq: t.seq,
+          from_state: t.from_state,
+          to_state: t.to_state,
+          event_type: t.event_type,
+          message_id: t.message_id,
+          event: t.event,
+          at: t.created_at.toISOString(),
+        })),
+      });
+    },
+  );
+}
+
+function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
+  const cancel = (reason: 'cancelled_by_customer' | 'cancelled_by_operator') => async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    if (reason === 'cancelled_by_customer' && (await ownOrder(deps, res, id)) === undefined) return;
+    const cancelled = await requestCancel(deps, id, correlationIdOf(req), reason);
     if (!cancelled.ok) return sendError(res, cancelled.error);
-    const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
-    const waited = await waiter.wait(req.params.id, waitMs, (o) => ended.has(o.status));
+    const waited = await waiter.wait(id, preferredWaitMs(req, deps.waitSecondsMax), (o) => ended.has(o.status));
     res.status(202).json(orderView(waited ?? cancelled.value));
-  });
+  };
+  const cancelResponses = { 202: { description: 'cancel sent; compensation runs', schema: orderSchema } };
 
-  return router;
+  book.add(
+    {
+      method: 'post',
+      path: '/orders/{id}/cancel',
+      summary: 'Cancel an order',
+      tag,
+      access: 'customer',
+      params: orderIdParams,
+      headers: [preferHeader],
+      responses: cancelResponses,
+      errors: ['validation_failed', 'order_not_found', 'order_not_cancellable'],
+    },
+    cancel('cancelled_by_customer'),
+  );
+
+  book.add(
+    {
+      method: 'post',
+      path: '/orders/{id}/force-cancel',
+      summary: 'Operator: force-cancel a stuck order (the machine gets its cancel event)',
+      tag: 'admin',
+      access: 'admin',
+      params: orderIdParams,
+      body: forceCancelBody,
+      headers: [preferHeader],
+      responses: cancelResponses,
+      errors: ['validation_failed', 'order_not_found', 'order_not_cancellable'],
+    },
+    cancel('cancelled_by_operator'),
+  );
 }

@@ -2,9 +2,49 @@
 // the mapping of zod issues to machine-readable errors that name the field.
 import { z } from 'zod';
 import type { DomainError } from '../domain/errors.ts';
+import { normalizeCountry } from '../domain/countries.ts';
 import { currencies } from '../domain/money.ts';
 
 const currencyCodes = Object.keys(currencies) as [string, ...string[]];
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Free text bound for PostgreSQL: no control characters (jsonb and text refuse NUL) and no lone
+ * surrogates (jsonb refuses them), so odd input is a 400 naming the field, not a database error.
+ */
+export const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value) && !loneSurrogate.test(value), 'must be printable text');
+
+/**
+ * A postal address as the seed document sends it: street, city, state, country, postal_code, with
+ * an optional name and second street line. The country is ISO 3166-1 alpha-2 or alpha-3 in any
+ * letter case, and is stored as its alpha-2 code.
+ */
+export const shippingAddressSchema = z
+  .object({
+    name: text(200).optional(),
+    street: text(200),
+    street2: text(200).optional(),
+    city: text(100),
+    state: text(100).optional(),
+    postal_code: text(20),
+    country: z.string().transform((code, context) => {
+      const alpha2 = normalizeCountry(code);
+      if (alpha2 === null) {
+        context.addIssue({ code: 'custom', message: 'must be an ISO 3166-1 alpha-2 or alpha-3 code' });
+        return z.NEVER;
+      }
+      return alpha2;
+    }),
+  })
+  .strict();
 
 export const createOrderSchema = z
   .object({
@@ -25,16 +65,7 @@ export const createOrderSchema = z
       .string()
       .regex(/^[A-Z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z 0-9 _ -')
       .optional(),
-    shipping_address: z
-      .object({
-        name: z.string().min(1).max(200),
-        line1: z.string().min(1).max(200),
-        line2: z.string().max(200).optional(),
-        city: z.string().min(1).max(100),
-        postal_code: z.string().min(1).max(20),
-        country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
-      })
-      .strict(),
+    shipping_address: shippingAddressSchema,
   })
   .strict();
 

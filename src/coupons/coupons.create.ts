@@ -32,12 +32,12 @@ const codePattern = /^[A-Z0-9_-]{1,40}$/;
 const percentPattern = /^\d{1,3}(\.\d{1,2})?$/;
 const redemptionsMaxLimit = 2_147_483_647; // PostgreSQL integer
 
-/** Creates a coupon. Invalid input or a code that exists already is a validation_failed value. */
+/** Creates a coupon. Invalid input is a validation_failed value; a code taken already is coupon_exists. */
 export async function createCoupon(db: Queryable, input: NewCoupon): Promise<Result<CouponView>> {
   const checked = checkCoupon(input);
   if (!checked.ok) return checked;
   const row = await insertCoupon(db, checked.value);
-  if (row === null) return err('validation_failed', `coupon ${input.code} exists already`, 'code');
+  if (row === null) return err('coupon_exists', `coupon ${input.code} exists already`, 'code');
   return ok(couponView(row));
 }
 

@@ -8,6 +8,10 @@ export type DomainErrorCode =
   | 'order_not_found'
   | 'order_not_cancellable'
   | 'product_not_found'
+  | 'product_exists'
+  | 'coupon_not_found'
+  | 'coupon_exists'
+  | 'stock_conflict'
   | 'idempotency_key_reused'
   | 'idempotency_request_in_progress';
 

@@ -5,7 +5,7 @@ import { startRelay } from '../relay/relay.worker.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createKafkaFromConfig } from '../platform/kafka.ts';
 import { createMetrics } from '../platform/metrics.ts';
-import { createApiApp, listen } from './api-server.ts';
+import { createApiApp, listen, stopServer } from './api-server.ts';
 import { createCoreDeps } from './core-deps.ts';
 import { startWorkers, workerRoles } from './engine.ts';
 import { onShutdown } from './shutdown.ts';
@@ -34,7 +34,7 @@ const notifications = await startNotificationsConsumer({
 const server = await listen(createApiApp(core, metrics), config.HTTP_PORT, config.HTTP_HOST);
 core.logger.info({ url: `http://${config.HTTP_HOST}:${config.HTTP_PORT}`, roles: workerRoles }, 'engine running');
 onShutdown(core.logger, [
-  () => new Promise((resolve) => server.close(() => resolve())),
+  () => stopServer(server),
   () => notifications.stop(),
   () => relay.close(),
   () => running.close(),

@@ -1,8 +1,9 @@
 // Builds the HTTP server on the core dependencies, for api.main.ts, all.main.ts and tests.
 import type { Server } from 'node:http';
-import { createApp } from '../api/app.ts';
+import { createApp, type AppOptions } from '../api/app.ts';
 import { mountAdmin, type MountedAdmin } from '../admin/admin.mount.ts';
 import { withHttpMetrics } from '../admin/http.metrics.ts';
+import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { registerDependencyGauge } from '../platform/metrics-server.ts';
 import { outages } from '../platform/outage.ts';
@@ -24,27 +25,45 @@ function lockNodeChecks(core: CoreDeps): Record<string, () => Promise<'ok' | 'de
   return checks;
 }
 
-export function createApiApp(core: CoreDeps, metrics: Metrics) {
+export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptions = {}) {
   const { config } = core;
   registerDependencyGauge(metrics.registry);
   let admin: MountedAdmin | undefined;
-  const app = createApp({
-    pool: core.pool,
-    dispatcher: core.dispatcher,
-    transaction: core.transaction,
-    redis: core.redis,
-    queues: core.queues,
-    logger: core.logger,
-    metrics,
-    readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX), ...lockNodeChecks(core) },
-    orders: {
-      topic: config.KAFKA_TOPIC_ORDER_EVENTS,
-      reservationTtlMs: config.RESERVATION_TTL_MS,
-      paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
-      waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+  const app = createApp(
+    {
+      pool: core.pool,
+      dispatcher: core.dispatcher,
+      transaction: core.transaction,
+      redis: core.redis,
+      queues: core.queues,
+      logger: core.logger,
+      metrics,
+      readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX), ...lockNodeChecks(core) },
+      orders: {
+        topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+        reservationTtlMs: config.RESERVATION_TTL_MS,
+        paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
+        waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
+        idempotencyKeyTtlMs: config.IDEMPOTENCY_KEY_TTL_MS,
+        pauseAfterCommitMs: config.API_PAUSE_AFTER_ORDER_COMMIT_MS,
+      },
+      tokens: createTokenVerifier(config),
+      trustProxyHops: config.HTTP_TRUST_PROXY_HOPS,
+      rateLimit: {
+        windowMs: config.RATE_LIMIT_WINDOW_MS,
+        ipMax: config.RATE_LIMIT_IP_MAX,
+        perCallerMax: { orders: config.RATE_LIMIT_ORDERS_MAX, api: config.RATE_LIMIT_API_MAX },
+        prefix: config.QUEUE_PREFIX,
+        redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
+      },
     },
-    mount: (inner) => void (admin = mountAdmin(inner, core, metrics)),
-  });
+    {
+      mount: (inner, guards) => {
+        admin = mountAdmin(inner, core, metrics);
+        options.mount?.(inner, guards);
+      },
+    },
+  );
   // The operator's surfaces (src/admin/): HTTP metrics around every route; admin closed with the server.
   const outer = withHttpMetrics(app, metrics, async () => admin?.collectOwnedQueues());
   return Object.assign(outer, { closeAdmin: () => admin?.close() });
@@ -54,5 +73,21 @@ export function listen(app: ReturnType<typeof createApiApp>, port: number, host:
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
     server.on('close', () => void app.closeAdmin());
+  });
+}
+
+/**
+ * Graceful stop: stop accepting, let requests in flight finish (idle keep-alive sockets close at
+ * once), and cut whatever is still open after `graceMs`, so a shutdown is bounded.
+ */
+export function stopServer(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }

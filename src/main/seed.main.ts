@@ -8,6 +8,12 @@ import { guardProcess } from './process-guard.ts';
 import { createLogger } from '../platform/logger.ts';
 
 export const demoProducts: NewProduct[] = [
+  // The seed document's own example orders prod-001; its siblings make a small catalogue.
+  { id: 'prod-001', name: 'Smartphone, 128 GB', price: '799.00', currency: 'USD', stock: 100 },
+  { id: 'prod-002', name: 'Wireless earbuds', price: '129.99', currency: 'USD', stock: 200 },
+  { id: 'prod-003', name: 'Phone case', price: '19.99', currency: 'USD', stock: 500 },
+  { id: 'prod-004', name: 'USB-C charger, 30 W', price: '29.00', currency: 'USD', stock: 300 },
+  { id: 'prod-005', name: 'Smartwatch', price: '249.00', currency: 'EUR', stock: 50 },
   { id: 'espresso-beans-1kg', name: 'Espresso beans, 1 kg', price: '24.90', currency: 'USD', stock: 100 },
   { id: 'pour-over-kettle', name: 'Pour-over kettle', price: '59.00', currency: 'USD', stock: 25 },
   { id: 'ceramic-mug', name: 'Ceramic mug', price: '12.50', currency: 'USD', stock: 200 },

@@ -20,6 +20,8 @@ export interface PlaceOrderInput {
   couponCode: string | null;
   shippingAddress: Record<string, unknown>;
   correlationId: string;
+  /** The id to create the order under (an idempotency key reserves one); a new one when absent. */
+  orderId?: string;
 }
 
 export interface OrderServiceDeps extends HandleOnceDeps {
@@ -61,7 +63,7 @@ async function priceLines(db: Queryable, items: OrderItem[], currency: string): 
 export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
   const priced = await priceLines(deps.pool, input.items, input.currency);
   if (!priced.ok) return priced as Result<{ id: string }>;
-  const orderId = randomUUID();
+  const orderId = input.orderId ?? randomUUID();
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
   const subtotal = toAmountString(subtotalOf(priced.value, currency));
   const initial = start({

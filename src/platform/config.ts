@@ -69,10 +69,19 @@ export const configSchema = z
       'HS256',
     ]),
 
-    HTTP_PORT: integer(1, 65_535).default(3000),
+    HTTP_PORT: integer(1, 65_535).default(8080),
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     METRICS_PORT: integer(0, 65_535).default(0),
     ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
+    HTTP_TRUST_PROXY_HOPS: integer(0, 10).default(0),
+    IDEMPOTENCY_KEY_TTL_MS: integer(86_400_000, 90 * 86_400_000).default(86_400_000),
+    API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),
+
+    RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
+    RATE_LIMIT_IP_MAX: integer(1, 10_000_000).default(6_000),
+    RATE_LIMIT_ORDERS_MAX: integer(1, 10_000_000).default(600),
+    RATE_LIMIT_API_MAX: integer(1, 10_000_000).default(3_000),
+    RATE_LIMIT_REDIS_TIMEOUT_MS: integer(50, 60_000).default(1_000),
 
     QUEUE_PREFIX: z
       .string()

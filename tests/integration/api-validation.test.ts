@@ -1,7 +1,15 @@
 // Bad input to POST /api/v1/orders: a 400 with a machine-readable code naming the field, and
 // nothing written (no order, no outbox row, no idempotency key).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
+import {
+  address,
+  freshProduct,
+  getJson,
+  postJson,
+  startTestEngine,
+  tokenFor,
+  type TestEngine,
+} from '../support/engine.ts';
 
 let engine: TestEngine;
 let product: string;
@@ -26,7 +34,7 @@ const valid = () => ({
   user_id: 'validator',
   currency: 'USD',
   items: [{ product_id: product, quantity: 1 }],
-  shipping_address: address,
+  shipping_address: { ...address },
 });
 
 describe('POST /api/v1/orders refuses bad input and writes nothing', () => {
@@ -50,6 +58,32 @@ describe('POST /api/v1/orders refuses bad input and writes nothing', () => {
       'unknown_product',
     ],
     ['product in another currency', (b: any) => (b.currency = 'EUR'), 'items[0].product_id', 'currency_mismatch'],
+    [
+      'unknown country',
+      (b: any) => (b.shipping_address.country = 'XX'),
+      'shipping_address.country',
+      'validation_failed',
+    ],
+    [
+      'country in words',
+      (b: any) => (b.shipping_address.country = 'Germany'),
+      'shipping_address.country',
+      'validation_failed',
+    ],
+    ['missing street', (b: any) => delete b.shipping_address.street, 'shipping_address.street', 'validation_failed'],
+    ['old line1 field', (b: any) => (b.shipping_address.line1 = 'x'), 'shipping_address.line1', 'validation_failed'],
+    [
+      'NUL in a street',
+      (b: any) => (b.shipping_address.street = 'a\u0000b'),
+      'shipping_address.street',
+      'validation_failed',
+    ],
+    [
+      'lone surrogate in a city',
+      (b: any) => (b.shipping_address.city = 'a\ud800'),
+      'shipping_address.city',
+      'validation_failed',
+    ],
   ])('%s -> 400 naming %s', async (_name, mutate, field, code) => {
     const before = await rowCounts();
     const body = valid();
@@ -64,7 +98,7 @@ describe('POST /api/v1/orders refuses bad input and writes nothing', () => {
   it('malformed JSON -> 400 malformed_json', async () => {
     const res = await fetch(`${engine.url}/api/v1/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor('validator')}` },
       body: '{"user_id":',
     });
     expect(res.status).toBe(400);
@@ -97,6 +131,29 @@ describe('POST /api/v1/orders refuses bad input and writes nothing', () => {
     const bad = await getJson(`${engine.url}/api/v1/orders/not-a-uuid`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.field).toBe('id');
+  });
+
+  it.each([
+    ['USA', 'US'],
+    ['usa', 'US'],
+    ['DEU', 'DE'],
+    ['gb', 'GB'],
+  ])('country %s is stored as %s', async (given, stored) => {
+    const body = valid();
+    const res = await postJson(`${engine.url}/api/v1/orders`, {
+      ...body,
+      shipping_address: { ...address, country: given, state: 'CA', street2: 'Apt 4', name: undefined },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.shipping_address).toEqual({
+      name: undefined,
+      street: address.street,
+      street2: 'Apt 4',
+      city: address.city,
+      state: 'CA',
+      postal_code: address.postal_code,
+      country: stored,
+    });
   });
 
   it('lists products with their available stock', async () => {

@@ -348,7 +348,7 @@ describe('createCoupon', () => {
     });
     expect(await createCoupon(deps.pool, input)).toMatchObject({
       ok: false,
-      error: { code: 'validation_failed', field: 'code' },
+      error: { code: 'coupon_exists', field: 'code' },
     });
   });
 });

@@ -7,8 +7,10 @@ import { createApiApp, listen } from '../../src/main/api-server.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { startWorkers, workerRoles, type RunningWorkers, type WorkerRole } from '../../src/main/engine.ts';
 import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
+import { signToken, type Role } from '../../src/platform/auth.ts';
 import { createMetrics } from '../../src/platform/metrics.ts';
 import { createTestDeps } from './harness.ts';
+import { testConfig } from './test-config.ts';
 
 export interface TestEngine {
   core: CoreDeps;
@@ -42,11 +44,25 @@ export async function startTestEngine(
 
 export const address = {
   name: 'Ada Lovelace',
-  line1: '12 St James Sq',
+  street: '12 St James Sq',
   city: 'London',
   postal_code: 'SW1Y 4JH',
   country: 'GB',
 };
+
+/** A Bearer token signed with the test configuration's secret. */
+export async function tokenFor(userId: string, role: Role = 'customer', ttlSeconds = 3_600): Promise<string> {
+  return signToken(testConfig(), { userId, role, ttlSeconds });
+}
+
+let adminToken: Promise<string> | undefined;
+
+/** Helpers send an admin's token unless the caller gives its own Authorization header. */
+async function withAuth(headers: Record<string, string>): Promise<Record<string, string>> {
+  if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return headers;
+  adminToken ??= tokenFor('test-admin', 'admin', 24 * 3_600);
+  return { authorization: `Bearer ${await adminToken}`, ...headers };
+}
 
 /** A product of its own for one test, so tests never share stock. */
 export async function freshProduct(core: CoreDeps, stock: number, price = '10.00', currency = 'USD'): Promise<string> {
@@ -58,13 +74,13 @@ export async function freshProduct(core: CoreDeps, stock: number, price = '10.00
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...(await withAuth(headers)) },
     body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 
-export async function getJson(url: string) {
-  const res = await fetch(url);
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+export async function getJson(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers: await withAuth(headers) });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }

@@ -20,6 +20,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     OUTBOX_SWEEP_AGE_MS: '500',
     PAYMENT_SIM_LATENCY_MS_MIN: '0',
     PAYMENT_SIM_LATENCY_MS_MAX: '2',
+    // Tests place many orders with one token; the rate-limit tests set their own limits.
+    RATE_LIMIT_IP_MAX: '10000000',
+    RATE_LIMIT_ORDERS_MAX: '10000000',
+    RATE_LIMIT_API_MAX: '10000000',
     ...overrides,
   });
 }

@@ -22,7 +22,7 @@ describe('loadConfig: defaults and coercion', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       NODE_ENV: 'development',
-      HTTP_PORT: 3000,
+      HTTP_PORT: 8080,
       REDLOCK_ENABLED: true,
       REDLOCK_NODES: ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6380', 'redis://127.0.0.1:6381'],
       KAFKA_BROKERS: ['127.0.0.1:9092'],
@@ -35,13 +35,13 @@ describe('loadConfig: defaults and coercion', () => {
 
   it('treats an empty value as unset', () => {
     expect(loadConfig({ HTTP_PORT: '', REDLOCK_ENABLED: '' })).toMatchObject({
-      HTTP_PORT: 3000,
+      HTTP_PORT: 8080,
       REDLOCK_ENABLED: true,
     });
   });
 
   it.each<[Record<string, string>, Record<string, unknown>]>([
-    [{ HTTP_PORT: '8080' }, { HTTP_PORT: 8080 }],
+    [{ HTTP_PORT: '9090' }, { HTTP_PORT: 9090 }],
     [{ REDLOCK_ENABLED: '0' }, { REDLOCK_ENABLED: false }],
     [{ REDLOCK_ENABLED: 'true' }, { REDLOCK_ENABLED: true }],
     [{ REDLOCK_NODES: 'redis://a:1, redis://b:2,' }, { REDLOCK_NODES: ['redis://a:1', 'redis://b:2'] }],
