@@ -8,7 +8,7 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import { testDatabaseUrl } from './test-config.ts';
-import { address } from './engine.ts';
+import { address, tokenFor } from './engine.ts';
 
 export interface EngineProcess {
   role: string;
@@ -161,6 +161,8 @@ export async function placeOrders(
   const run = randomUUID().slice(0, 8);
   const report: LoadReport = { statuses: {}, userIds: [] };
   const { count, concurrency, ratePerSecond } = load;
+  // An admin may place orders for any user id, so each order keeps a user id of its own.
+  const authorization = `Bearer ${await tokenFor('resilience-load', 'admin')}`;
   const startedAt = Date.now();
   let next = 0;
   const note = (status: string) => (report.statuses[status] = (report.statuses[status] ?? 0) + 1);
@@ -180,11 +182,12 @@ export async function placeOrders(
       try {
         const res = await fetch(`${apiUrl}/api/v1/orders`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': userId },
+          headers: { 'content-type': 'application/json', 'idempotency-key': userId, authorization },
           body,
         });
         await res.arrayBuffer();
         status = String(res.status);
+        if (res.status === 503 && res.headers.get('retry-after') === null) status = '503 without Retry-After';
       } catch {
         status = 'network';
       }
@@ -239,7 +242,7 @@ export async function startEngineProcesses(
 }
 
 /**
- * The acceptance every fault test shares: the orders the load placed are (nearly) all there,
+ * The acceptance every fault test shares: no POST answered 500, the orders the load placed are (nearly) all there,
  * every one reaches a final state, the invariants hold, and no process died or was replaced.
  */
 export async function expectSurvivedAndSettled(
@@ -249,6 +252,9 @@ export async function expectSurvivedAndSettled(
   ordersTotal: number,
   finalTimeoutMs: number,
 ): Promise<void> {
+  // A fault is answered 2xx, or 503 with Retry-After; never 500 (a bug), never a 503 without a hint.
+  expect(load.statuses['500'] ?? 0).toBe(0);
+  expect(load.statuses['503 without Retry-After'] ?? 0).toBe(0);
   const ids = await orderIdsOf(pool, load.userIds);
   expect(ids.length).toBeGreaterThanOrEqual(ordersTotal * 0.9);
   expect(await waitUntilFinal(pool, ids, finalTimeoutMs)).toEqual([]);
