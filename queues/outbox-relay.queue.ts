@@ -1,12 +1,12 @@
-// The queue "outbox-relay": the relay's work arrives here as jobs. `relay` {partition} drains one
-// partition of the Kafka-bound outbox (woken by LISTEN/NOTIFY, and by a scheduler every poll
-// interval as the backstop); `prune` deletes delivered rows past their retention.
+// The queue "outbox-relay": the relay's work arrives here as jobs. `relay` drains the partitions of
+// the Kafka-bound outbox that no other relay holds (woken by LISTEN/NOTIFY, and by a scheduler
+// every poll interval as the backstop); `prune` deletes delivered rows past their retention.
 import type { JobsOptions } from 'bullmq';
 
 export const outboxRelayQueueName = 'outbox-relay';
 
 export type OutboxRelayJob =
-  { name: 'relay'; data: { partition: number } } | { name: 'prune'; data: Record<string, never> };
+  { name: 'relay'; data: Record<string, never> } | { name: 'prune'; data: Record<string, never> };
 
 /** A relay job is cheap and re-created every poll interval: no retries, no history kept. */
 export const outboxRelayJobOptions: JobsOptions = {
@@ -15,7 +15,10 @@ export const outboxRelayJobOptions: JobsOptions = {
   removeOnFail: { count: 1_000 },
 };
 
-/** One wake-up job per partition waits at a time, however many notifications arrive. */
-export const wakeJobId = (partition: number): string => `relay-wake-p${partition}`;
-export const pollSchedulerId = (partition: number): string => `relay-poll-p${partition}`;
+/** One wake-up job waits at a time, however many notifications arrive. */
+export const wakeJobId = 'relay-wake';
+export const pollSchedulerId = 'relay-poll';
+/** The per-partition poll schedulers of earlier versions, removed at start. */
+export const legacyPollSchedulerIds = (partitions: number): string[] =>
+  Array.from({ length: partitions }, (_, p) => `relay-poll-p${p}`);
 export const pruneSchedulerId = 'outbox-prune';

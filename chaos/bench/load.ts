@@ -86,6 +86,20 @@ export async function closedLoop(
   };
 }
 
+/** One order at a time with a pause between: each finds the engine idle. */
+export async function oneAtATime(
+  phase: string,
+  options: { count: number; pauseMs: number; place: Placer },
+): Promise<Placement[]> {
+  resetStatus(phase);
+  const placements: Placement[] = [];
+  for (let n = 0; n < options.count; n++) {
+    await timed(options.place, n, placements);
+    await sleep(options.pauseMs);
+  }
+  return placements;
+}
+
 export interface OpenLoopResult {
   targetPerSecond: number;
   sentPerSecond: number;

@@ -12,6 +12,7 @@ import {
   hotPicker,
   openLoop,
   orderShape,
+  oneAtATime,
   spreadPicker,
   type Placement,
   type ProductPicker,
@@ -196,6 +197,33 @@ async function engineOpenLoop(
   };
 }
 
+/** 20 orders one at a time on an otherwise idle engine: the latency of one order, all hops included. */
+async function engineIdle(
+  context: BenchContext,
+  engine: EngineProcesses,
+  name: string,
+  pick: ProductPicker,
+): Promise<PhaseResult> {
+  const placements = await oneAtATime(name, { count: 20, pauseMs: 200, place: httpPlacer(context, pick, 30) });
+  engine.assertAlive();
+  const ids = idsOf(placements);
+  const drained = await drain(context.monitor, context.topic, ids, context.settings.drainTimeoutMs);
+  return {
+    name,
+    system: 'engine',
+    products: 'spread',
+    redlock: true,
+    load: { type: 'closed', clients: 1 },
+    ...summarize(placements),
+    orders_per_second: null,
+    outcomes: await outcomesOf(context.monitor, context.topic, ids),
+    drained,
+    costs: null,
+    costs_orders: 0,
+    costs_scope: null,
+  };
+}
+
 async function latencyPhases(
   context: BenchContext,
   engine: EngineProcesses,
@@ -203,7 +231,7 @@ async function latencyPhases(
   saturation: number,
   pick: ProductPicker,
 ): Promise<PhaseResult[]> {
-  const results: PhaseResult[] = [];
+  const results: PhaseResult[] = [await engineIdle(context, engine, `engine idle, one at a time #${pair}`, pick)];
   for (const share of [0.5, 0.8]) {
     const name = `engine ${share * 100}% load #${pair}`;
     results.push(await engineOpenLoop(context, engine, name, Math.max(1, saturation * share), pick));

@@ -18,7 +18,7 @@ import { openApiDocument } from './openapi.ts';
 import { ordersRoutes, type OrdersRoutesDeps } from './orders.routes.ts';
 import { createRateLimiters, type RateLimitSettings } from './rate-limit.middleware.ts';
 import { requestLog } from './request-log.middleware.ts';
-import { RouteBook } from './route-book.ts';
+import { RouteBook, type RouteSpec } from './route-book.ts';
 
 export interface AppDeps extends HandleOnceDeps {
   redis: Redis;
@@ -37,6 +37,8 @@ export interface AppDeps extends HandleOnceDeps {
 export interface AppOptions {
   /** Adds routes of other surfaces (admin pages) after auth is set up, before the 404 handler. */
   mount?: (app: Express, guards: { requireAuth: RequestHandler; requireAdmin: RequestHandler }) => void;
+  /** Specs of /api/v1 routes that `mount` serves, for the OpenAPI document. */
+  documented?: readonly RouteSpec[];
 }
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   });
   catalogRoutes(book, deps.pool);
   ledgerRoutes(book, deps.pool);
-  const document = openApiDocument(book.specs);
+  const document = openApiDocument([...book.specs, ...(options.documented ?? [])]);
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { createApp, type AppOptions } from '../api/app.ts';
 import { mountAdmin, type MountedAdmin } from '../admin/admin.mount.ts';
+import { adminRouteSpecs } from '../admin/admin.openapi.ts';
 import { withHttpMetrics } from '../admin/http.metrics.ts';
 import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -62,6 +63,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
         admin = mountAdmin(inner, core, metrics);
         options.mount?.(inner, guards);
       },
+      documented: adminRouteSpecs,
     },
   );
   // The operator's surfaces (src/admin/): HTTP metrics around every route; admin closed with the server.

@@ -1,39 +1,43 @@
 // The relay's statements over the outbox. Order per key holds because every row of a key falls
 // in one partition (hash of the key), and one relay at a time works a partition (an advisory
-// lock taken in the claiming transaction). Within a partition rows leave in id order, and per
+// lock taken in the claiming statement). Within a partition rows leave in id order, and per
 // key the id order is the commit order: the order actor writes a key's rows under its row lock.
 import type { Client, Pool } from '../platform/db.ts';
 import { outboxRowColumns, type OutboxRow } from '../messaging/outbox.sql.ts';
 
 const relayLockNamespace = 727_003;
 
-/** True when this transaction now owns the partition until it ends. */
-export async function tryLockPartition(client: Client, partition: number): Promise<boolean> {
-  const result = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock($1, $2) AS locked`, [
-    relayLockNamespace,
-    partition,
-  ]);
-  return result.rows[0]?.locked === true;
+export interface ClaimedBatch {
+  /** Partitions this transaction now owns until it ends (0: other relays hold them all). */
+  locked: number;
+  rows: OutboxRow[];
 }
 
-/** The oldest unpublished, unparked Kafka rows of one partition, locked until the transaction ends. */
-export async function claimKafkaBatch(
-  client: Client,
-  partition: number,
-  partitions: number,
-  limit: number,
-): Promise<OutboxRow[]> {
-  const result = await client.query<OutboxRow>(
-    `SELECT ${outboxRowColumns}
-       FROM outbox
-      WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
-        AND mod(abs(hashtext(key)::bigint), $2) = $1
-      ORDER BY id
-      LIMIT $3
-      FOR UPDATE`,
-    [partition, partitions, limit],
-  );
-  return result.rows;
+/**
+ * In one statement: takes every partition no other relay holds (advisory locks that last until
+ * the transaction ends), then locks and returns the oldest unpublished, unparked Kafka rows of
+ * those partitions. One transaction a run, whatever the partition count.
+ */
+export async function claimKafkaBatch(client: Client, partitions: number, limit: number): Promise<ClaimedBatch> {
+  const result = await client.query<OutboxRow & { locked: number }>({
+    name: 'relay-claim',
+    text: `WITH locked AS MATERIALIZED (
+         SELECT p FROM generate_series(0, $1::int - 1) AS p WHERE pg_try_advisory_xact_lock(${relayLockNamespace}, p)),
+       claimed AS (
+         SELECT ${outboxRowColumns}
+           FROM outbox
+          WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
+            AND mod(abs(hashtext(key)::bigint), $1::int) IN (SELECT p FROM locked)
+          ORDER BY id
+          LIMIT $2
+          FOR UPDATE)
+     SELECT (SELECT count(*)::int FROM locked) AS locked, claimed.*
+       FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+    values: [partitions, limit],
+  });
+  const locked = result.rows[0]?.locked ?? 0;
+  const rows = result.rows.filter((r) => r.id !== null).map(({ locked: _, ...row }) => row as OutboxRow);
+  return { locked, rows };
 }
 
 export async function markPublished(client: Client, ids: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-// The outbox relay to Kafka: claim a partition's oldest unpublished rows, publish them with the
+// The outbox relay to Kafka: claim the oldest unpublished rows of the partitions no other relay holds, publish them with the
 // idempotent producer, and mark them published in the transaction that claimed them, after the
 // broker acknowledged. A crash between publish and mark publishes the batch again (a duplicate,
 // which consumers drop by event id); it never loses one. While Kafka is unreachable the rows
@@ -7,7 +7,7 @@ import type { Message as KafkaMessage, Producer } from 'kafkajs';
 import { sleep, withTransaction, type Client, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OutboxRow } from '../messaging/outbox.sql.ts';
-import { claimKafkaBatch, markPublished, recordPublishFailure, tryLockPartition } from './relay.sql.ts';
+import { claimKafkaBatch, markPublished, recordPublishFailure } from './relay.sql.ts';
 import { producerAcks } from '../platform/kafka.ts';
 import { outages } from '../platform/outage.ts';
 
@@ -26,13 +26,13 @@ export type KafkaLink = 'ok' | 'down' | 'unknown';
 export interface RelayRun {
   published: number;
   parked: number;
-  /** The partition was busy (another relay holds it) or the relay is backing off. */
+  /** Every partition was busy (other relays hold them) or the relay is backing off. */
   skipped: boolean;
 }
 
 export interface Relay {
-  /** Drains one partition until it is empty or a batch fails. */
-  runPartition(partition: number): Promise<RelayRun>;
+  /** Drains the partitions it can take until they are empty or a batch fails. */
+  run(): Promise<RelayRun>;
   kafkaLink(): KafkaLink;
   close(): Promise<void>;
 }
@@ -130,10 +130,10 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
     return { published, parked };
   }
 
-  async function runBatch(partition: number): Promise<{ claimed: number; published: number; parked: number } | null> {
+  async function runBatch(): Promise<{ claimed: number; published: number; parked: number } | null> {
     return withTransaction(pool, async (client) => {
-      if (!(await tryLockPartition(client, partition))) return null;
-      const rows = await claimKafkaBatch(client, partition, options.partitions, options.batchSizeMax);
+      const { locked, rows } = await claimKafkaBatch(client, options.partitions, options.batchSizeMax);
+      if (locked === 0) return null;
       if (rows.length === 0) return { claimed: 0, published: 0, parked: 0 };
       try {
         await publish(rows);
@@ -144,7 +144,7 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
         return { claimed: rows.length, published: isolated.published.length, parked: isolated.parked };
       }
       if (options.pauseAfterPublishMs > 0) {
-        logger.info({ partition, rows: rows.length }, 'relay published a batch; pausing before the mark');
+        logger.info({ rows: rows.length }, 'relay published a batch; pausing before the mark');
         await sleep(options.pauseAfterPublishMs);
       }
       await markPublished(
@@ -156,13 +156,13 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
   }
 
   return {
-    async runPartition(partition) {
+    async run() {
       if (Date.now() < backoffUntil) return { published: 0, parked: 0, skipped: true };
       const total: RelayRun = { published: 0, parked: 0, skipped: false };
       for (;;) {
         let batch: Awaited<ReturnType<typeof runBatch>>;
         try {
-          batch = await runBatch(partition);
+          batch = await runBatch();
         } catch (error) {
           if (!isOutage(error)) throw error;
           outage(error);
@@ -177,7 +177,7 @@ export function createRelay(pool: Pool, producer: Producer, logger: Logger, opti
         }
         total.published += batch.published;
         total.parked += batch.parked;
-        // A short batch means the partition is drained; a refused row ends this run too.
+        // A short batch means the partitions are drained; a refused row ends this run too.
         if (batch.claimed < options.batchSizeMax || batch.published < batch.claimed) return total;
       }
     },

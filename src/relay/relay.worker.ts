@@ -1,7 +1,7 @@
-// Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a scheduler per partition
-// (the poll backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job per partition, the
-// prune scheduler, and the heartbeat that /ready reads. Any number of relay processes may run;
-// the partition advisory lock lets one at a time publish a partition.
+// Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a poll scheduler (the
+// backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job, the prune scheduler, and the
+// heartbeat that /ready reads. Any number of relay processes may run: a run takes the partitions
+// no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
@@ -14,6 +14,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import { outages } from '../platform/outage.ts';
 import { isRedisConnectionError, onBullmqError, redisDependencyOf } from '../platform/redis.ts';
 import {
+  legacyPollSchedulerIds,
   outboxRelayJobOptions,
   outboxRelayQueueName,
   pollSchedulerId,
@@ -40,7 +41,6 @@ export interface RunningRelay {
 
 export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
   const { config, logger } = deps;
-  const partitions = Array.from({ length: config.RELAY_PARTITIONS }, (_, p) => p);
   const relay = createRelay(deps.pool, createProducer(createKafkaFromConfig(config, 'relay')), logger, {
     partitions: config.RELAY_PARTITIONS,
     batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
@@ -55,7 +55,8 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     prefix: bullPrefixOf(prefix),
     defaultJobOptions: outboxRelayJobOptions,
   });
-  const upsertSchedulers = () => upsertRelaySchedulers(queue, config, partitions);
+  for (const id of legacyPollSchedulerIds(64)) await queue.removeJobScheduler(id);
+  const upsertSchedulers = () => upsertRelaySchedulers(queue, config);
   await upsertSchedulers();
   // A Redis that comes back empty (restarted without persistence) lost the schedulers, and with them
   // the poll backstop: each reconnect puts them back (an upsert, so a no-op when they survived).
@@ -67,7 +68,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
     connection: deps.redis,
     prefix: bullPrefixOf(prefix),
-    concurrency: partitions.length + 1,
+    concurrency: 2,
     lockDuration: config.QUEUE_LOCK_DURATION_MS,
     stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
@@ -75,9 +76,9 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   worker.on('error', onBullmqError(logger, redisDependencyOf(deps.redis), 'relay worker'));
   queue.on('error', () => undefined); // the connection's listener reports an outage
 
-  // At most one wake-up per partition every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one
-  // run, and a trailing wake-up catches the rows of the burst's last commits. Each wake-up is a
-  // job per partition, so this interval trades a little lag for much less work under load.
+  // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
+  // trailing wake-up catches the rows of the burst's last commits. Each wake-up is a job and a
+  // transaction, so this interval trades a little lag for much less work under load.
   const wakeIntervalMs = config.RELAY_WAKE_INTERVAL_MS;
   let lastWakeAt = 0;
   let trailing: NodeJS.Timeout | null = null;
@@ -91,15 +92,13 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       return;
     }
     lastWakeAt = Date.now();
-    for (const partition of partitions) {
-      void queue
-        .add('relay', { partition }, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId(partition) } })
-        .catch((error: unknown) => {
-          // While Redis is away every wake-up fails: the outage log says it once, the poll covers.
-          if (isRedisConnectionError(error)) outages.down(redisDependencyOf(deps.redis), error);
-          else logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
-        });
-    }
+    void queue
+      .add('relay', {}, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId } })
+      .catch((error: unknown) => {
+        // While Redis is away every wake-up fails: the outage log says it once, the poll covers.
+        if (isRedisConnectionError(error)) outages.down(redisDependencyOf(deps.redis), error);
+        else logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
+      });
   };
   const listener = listen(config.DATABASE_URL, logger, wake);
   const instance = relayInstanceId();
@@ -124,15 +123,13 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   };
 }
 
-/** The poll backstop per partition and the prune schedule; an upsert, so it is safe to repeat. */
-async function upsertRelaySchedulers(queue: Queue, config: Config, partitions: number[]): Promise<void> {
-  for (const partition of partitions) {
-    await queue.upsertJobScheduler(
-      pollSchedulerId(partition),
-      { every: config.RELAY_POLL_INTERVAL_MS },
-      { name: 'relay', data: { partition }, opts: outboxRelayJobOptions },
-    );
-  }
+/** The poll backstop and the prune schedule; an upsert, so it is safe to repeat. */
+async function upsertRelaySchedulers(queue: Queue, config: Config): Promise<void> {
+  await queue.upsertJobScheduler(
+    pollSchedulerId,
+    { every: config.RELAY_POLL_INTERVAL_MS },
+    { name: 'relay', data: {}, opts: outboxRelayJobOptions },
+  );
   await queue.upsertJobScheduler(
     pruneSchedulerId,
     { every: config.OUTBOX_PRUNE_INTERVAL_MS },
@@ -146,7 +143,7 @@ async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): 
     if (pruned > 0) deps.logger.info({ pruned }, 'pruned delivered outbox rows');
     return { pruned };
   }
-  const run = await relay.runPartition((job.data as { partition: number }).partition);
+  const run = await relay.run();
   if (run.published > 0) deps.metrics?.relayPublished.inc(run.published);
   if (run.parked > 0) deps.metrics?.relayParked.inc(run.parked);
   return run;
