@@ -9,9 +9,11 @@ import { createApiApp, listen, stopServer } from './api-server.ts';
 import { createCoreDeps } from './core-deps.ts';
 import { startWorkers, workerRoles } from './engine.ts';
 import { onShutdown } from './shutdown.ts';
+import { guardProcess } from './process-guard.ts';
 
 const config = loadConfigOrExit();
 const core = createCoreDeps(config, 'all');
+guardProcess(core.logger);
 const metrics = createMetrics();
 const running = startWorkers(core, workerRoles, metrics);
 const relay = await startRelay({
@@ -27,6 +29,7 @@ const notifications = await startNotificationsConsumer({
   logger: core.logger.child({ module: 'notifications' }),
   topic: config.KAFKA_TOPIC_ORDER_EVENTS,
   groupId: config.KAFKA_NOTIFICATIONS_GROUP_ID,
+  retryStart: true,
 });
 const server = await listen(createApiApp(core, metrics), config.HTTP_PORT, config.HTTP_HOST);
 core.logger.info({ url: `http://${config.HTTP_HOST}:${config.HTTP_PORT}`, roles: workerRoles }, 'engine running');

@@ -6,11 +6,29 @@ import { adminRouteSpecs } from '../admin/admin.openapi.ts';
 import { withHttpMetrics } from '../admin/http.metrics.ts';
 import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import { registerDependencyGauge } from '../platform/metrics-server.ts';
+import { outages } from '../platform/outage.ts';
+import { redisDependency } from '../platform/redis.ts';
 import { readRelayStatus } from '../relay/relay.status.ts';
 import type { CoreDeps } from './core-deps.ts';
 
+/**
+ * /ready checks PostgreSQL and the BullMQ node live; these add each Redlock node, from the outage
+ * log: one node down is 'degraded' (the quorum of the others still answers), and /ready names it.
+ */
+function lockNodeChecks(core: CoreDeps): Record<string, () => Promise<'ok' | 'degraded'>> {
+  if (!core.config.REDLOCK_ENABLED) return {};
+  const checks: Record<string, () => Promise<'ok' | 'degraded'>> = {};
+  for (const url of core.config.REDLOCK_NODES) {
+    const dependency = redisDependency(url);
+    checks[`lock ${dependency}`] = async () => (outages.states()[dependency] === 'down' ? 'degraded' : 'ok');
+  }
+  return checks;
+}
+
 export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptions = {}) {
   const { config } = core;
+  registerDependencyGauge(metrics.registry);
   let admin: MountedAdmin | undefined;
   const app = createApp(
     {
@@ -21,7 +39,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
       queues: core.queues,
       logger: core.logger,
       metrics,
-      readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX) },
+      readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX), ...lockNodeChecks(core) },
       orders: {
         topic: config.KAFKA_TOPIC_ORDER_EVENTS,
         reservationTtlMs: config.RESERVATION_TTL_MS,

@@ -7,11 +7,13 @@ import { listDeadLetters, redriveDeadLetters } from '../messaging/dead-letters.t
 import { listParked, replayParked } from '../relay/relay.sql.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createCoreDeps } from './core-deps.ts';
+import { guardProcess } from './process-guard.ts';
 
 const usage = 'usage: npm run outbox -- parked | replay <id>... | replay --all | dead | redrive <id>...';
 const [verb, ...args] = process.argv.slice(2);
 const ids = args.length > 0 && args.every((a) => /^\d+$/.test(a));
 const core = createCoreDeps(loadConfigOrExit(), 'outbox-admin');
+guardProcess(core.logger);
 try {
   if (verb === 'parked') {
     const rows = await listParked(core.pool);

@@ -4,6 +4,8 @@ import { createCoupon, type NewCoupon } from '../coupons/coupons.create.ts';
 import { upsertProduct, type NewProduct } from '../inventory/inventory.sql.ts';
 import { loadConfigOrExit } from '../platform/config.ts';
 import { createPool } from '../platform/db.ts';
+import { guardProcess } from './process-guard.ts';
+import { createLogger } from '../platform/logger.ts';
 
 export const demoProducts: NewProduct[] = [
   // The seed document's own example orders prod-001; its siblings make a small catalogue.
@@ -34,6 +36,7 @@ export const demoCoupons: NewCoupon[] = [
 ];
 
 const config = loadConfigOrExit();
+guardProcess(createLogger(config.LOG_LEVEL, 'seed'));
 const pool = createPool({ connectionString: config.DATABASE_URL, poolSizeMax: 2, statementTimeoutMs: 30_000 });
 try {
   for (const product of demoProducts) {

@@ -5,6 +5,7 @@ import { serveMetrics } from '../platform/metrics-server.ts';
 import { createCoreDeps } from './core-deps.ts';
 import { startWorkers, workerRoles, type WorkerRole } from './engine.ts';
 import { onShutdown } from './shutdown.ts';
+import { guardProcess } from './process-guard.ts';
 
 export function parseRoles(argv: string[]): WorkerRole[] {
   const index = argv.indexOf('--only');
@@ -23,6 +24,7 @@ export function parseRoles(argv: string[]): WorkerRole[] {
 const config = loadConfigOrExit();
 const roles = parseRoles(process.argv.slice(2));
 const core = createCoreDeps(config, `worker-${roles.join('-')}`);
+guardProcess(core.logger);
 const metrics = createMetrics();
 const running = startWorkers(core, roles, metrics);
 const metricsServer = serveMetrics(metrics.registry, config.METRICS_PORT, config.HTTP_HOST);

@@ -5,6 +5,7 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createWorker } from '../platform/bullmq.ts';
+import { onBullmqError, redisDependencyOf } from '../platform/redis.ts';
 import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { WorkerLimits } from '../../queues/job-options.ts';
@@ -78,7 +79,7 @@ export function startModuleWorker(options: ModuleWorkerOptions, runtime: ModuleR
     logger.warn({ queue, jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'job failed');
     if (final) void recordDeadLetter(options.pool, queue, job, error).catch(() => undefined);
   });
-  worker.on('error', (error) => logger.error({ queue, err: error }, 'worker error'));
+  worker.on('error', onBullmqError(logger.child({ queue }), redisDependencyOf(options.connection), 'worker'));
   return worker;
 }
 

@@ -2,10 +2,11 @@
 // order, however often Kafka delivers its event. It takes what a fetch brought, records the whole
 // batch in one statement (inbox rows and notifications together), and only then resolves the
 // batch's offsets: a crash mid-batch redelivers it, and the inbox rows make that change nothing.
-import type { EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { OrderEventType } from '../relay/event-envelope.ts';
-import type { Pool } from '../platform/db.ts';
+import { isConnectionError, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
+import { outages } from '../platform/outage.ts';
 import { recordEvents, type NotificationKind, type ReceivedEventWork } from './notifications.sql.ts';
 import { parseEnvelope } from './order-event.parse.ts';
 
@@ -16,10 +17,10 @@ export interface NotificationsConsumerOptions {
   topic: string;
   groupId?: string;
   /**
-   * Called when kafkajs gave up for good (a bug, or an error it deems non-retriable): the consumer
-   * no longer runs, so the process should exit and be restarted rather than idle.
+   * When the first start fails (Kafka or PostgreSQL away), keep trying in the background instead
+   * of rejecting. A consumer that kafkajs gave up on is always replaced by a new one.
    */
-  onFatal?: (error: Error) => void;
+  retryStart?: boolean;
 }
 
 export interface NotificationsConsumer {
@@ -34,7 +35,8 @@ export const notificationKindByEventType: Partial<Record<OrderEventType, Notific
 
 // Explicit limits. While PostgreSQL is down, a batch is retried with backoff up to
 // maxRetryTime; when the retries run out kafkajs restarts the consumer from the last committed
-// offset, so the batch is tried again and never skipped.
+// offset, so the batch is tried again and never skipped. If kafkajs gives up instead (an error it
+// deems non-retriable), this module replaces the consumer with a new one: it never stays down.
 const consumerLimits = {
   sessionTimeout: 30_000,
   rebalanceTimeout: 60_000,
@@ -47,6 +49,9 @@ const consumerLimits = {
 const partitionsConsumedConcurrently = 3;
 /** Events per statement: a fetch may bring thousands after an outage. */
 const eventsPerStatementMax = 500;
+/** Backoff between a consumer that stopped for good and its replacement. */
+const restartMsMin = 500;
+const restartMsMax = 15_000;
 
 function headerText(headers: IHeaders | undefined, name: string): string | null {
   const value = headers?.[name];
@@ -54,12 +59,8 @@ function headerText(headers: IHeaders | undefined, name: string): string | null 
   return first === undefined ? null : first.toString();
 }
 
-export async function startNotificationsConsumer(
-  options: NotificationsConsumerOptions,
-): Promise<NotificationsConsumer> {
-  const { kafka, pool, topic, groupId = 'notifications' } = options;
-  const logger = options.logger.child({ module: 'notifications', groupId, topic });
-
+/** What the consumer does with each fetched batch: record it, then resolve its offsets. */
+function batchHandler(pool: Pool, logger: Logger): (payload: EachBatchPayload) => Promise<void> {
   /** The events of a batch in offset order; a malformed message is logged and skipped. */
   function receivedOf(partition: number, messages: KafkaMessage[]): ReceivedEventWork[] {
     const events: ReceivedEventWork[] = [];
@@ -93,10 +94,17 @@ export async function startNotificationsConsumer(
       const events = receivedOf(batch.partition, chunk);
       try {
         const outcome = await recordEvents(pool, events);
+        outages.up('postgres');
         logger.debug({ partition: batch.partition, events: events.length, ...outcome }, 'order events recorded');
       } catch (error) {
         // Thrown on so kafkajs retries: the offsets stay unresolved and the events come back.
-        logger.warn({ partition: batch.partition, err: error }, 'order event not recorded; it will be redelivered');
+        // PostgreSQL away: the outage log says so once; each attempt is a debug line only.
+        const connectionLost = isConnectionError(error);
+        if (connectionLost) outages.down('postgres', error);
+        logger[connectionLost ? 'debug' : 'warn'](
+          { partition: batch.partition, err: error },
+          'order event not recorded; it will be redelivered',
+        );
         throw error;
       }
       resolveOffset(chunk.at(-1)!.offset);
@@ -104,21 +112,77 @@ export async function startNotificationsConsumer(
     }
   }
 
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...consumerLimits });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    logger.error({ err: payload.error, restart: payload.restart }, 'notifications consumer crashed');
-    if (!payload.restart) options.onFatal?.(payload.error);
-  });
-  try {
-    await consumer.connect();
-    // A new group starts at the oldest retained event, so an order confirmed before this consumer
-    // first ran still gets its notification; the inbox makes the re-read harmless.
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
-  } catch (error) {
-    await consumer.disconnect().catch(() => undefined);
-    throw error;
+  return eachBatch;
+}
+
+export async function startNotificationsConsumer(
+  options: NotificationsConsumerOptions,
+): Promise<NotificationsConsumer> {
+  const { kafka, pool, topic, groupId = 'notifications' } = options;
+  const logger = options.logger.child({ module: 'notifications', groupId, topic });
+  const eachBatch = batchHandler(pool, logger);
+  let current: Consumer | null = null;
+  let stopped = false;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let restartMs = restartMsMin;
+
+  /** One consumer's life: connect, subscribe, run. Resolves once it runs; rejects if it could not start. */
+  async function runOnce(): Promise<void> {
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...consumerLimits });
+    current = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) {
+        // kafkajs restarts it by itself (a retriable error, PostgreSQL away): an outage, said once.
+        outages.down('kafka consumer', payload.error);
+        return;
+      }
+      // kafkajs gave up for good: this consumer no longer runs, so a new one takes its place.
+      logger.error({ err: payload.error }, 'notifications consumer stopped; starting a new one');
+      scheduleRestart(consumer, payload.error);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      outages.up('kafka consumer');
+      restartMs = restartMsMin;
+    });
+    try {
+      await consumer.connect();
+      // A new group starts at the oldest retained event, so an order confirmed before this consumer
+      // first ran still gets its notification; the inbox makes the re-read harmless.
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
   }
-  logger.info('notifications consumer running');
-  return { stop: () => consumer.disconnect() };
+
+  /** Replaces a consumer that stopped (or never started) after a bounded backoff, until stop(). */
+  function scheduleRestart(failed: Consumer | null, error: unknown): void {
+    outages.down('kafka consumer', error);
+    if (stopped || restartTimer !== null) return;
+    const waitMs = restartMs;
+    restartMs = Math.min(restartMs * 2, restartMsMax);
+    restartTimer = setTimeout(() => {
+      restartTimer = null;
+      void (async () => {
+        await failed?.disconnect().catch(() => undefined);
+        if (stopped) return;
+        await runOnce().catch((next: unknown) => scheduleRestart(current, next));
+      })();
+    }, waitMs);
+  }
+
+  if (options.retryStart === true) {
+    await runOnce().catch((error: unknown) => scheduleRestart(current, error));
+  } else {
+    await runOnce();
+  }
+  logger.info('notifications consumer started');
+  return {
+    async stop() {
+      stopped = true;
+      if (restartTimer !== null) clearTimeout(restartTimer);
+      await current?.disconnect();
+    },
+  };
 }

@@ -13,7 +13,11 @@ export function bullPrefixOf(queuePrefix: string): string {
 }
 
 export function createQueue(name: string, connection: Redis, prefix: string, defaultJobOptions: JobsOptions): Queue {
-  return new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
+  const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
+  // The connection's own listener (createRedis) reports an outage once, and every command's error
+  // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 export function createWorker(

@@ -17,6 +17,10 @@ export interface MigrationResult {
 export async function migrate(pool: Pool, dir = migrationsDir): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const client = await pool.connect();
+  // A connection cut mid-migration fails the statement in hand (and its transaction rolls back);
+  // without a listener the same cut would also be an unhandled 'error' event that kills the process.
+  const onError = () => undefined;
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [advisoryLockKey]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -47,14 +51,15 @@ export async function migrate(pool: Pool, dir = migrationsDir): Promise<Migratio
         ]);
         await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK');
-        throw new Error(`migration ${file} failed: ${(error as Error).message}`);
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
       }
       result.applied.push(file);
     }
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [advisoryLockKey]).catch(() => undefined);
-    client.release();
+    client.removeListener('error', onError);
+    client.release(true);
   }
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { OutboxRow } from '../messaging/outbox.sql.ts';
 import { claimKafkaBatch, markPublished, recordPublishFailure } from './relay.sql.ts';
 import { producerAcks } from '../platform/kafka.ts';
+import { outages } from '../platform/outage.ts';
 
 export interface RelayOptions {
   partitions: number;
@@ -142,7 +143,9 @@ export function createRelay(pool: Pool, newProducer: () => Producer, logger: Log
     link = 'down';
     backoffMs = Math.min(Math.max(backoffMs * 2, options.backoffMsMin), options.backoffMsMax);
     backoffUntil = Date.now() + backoffMs * (0.5 + Math.random() / 2);
-    logger.warn({ err: error, backoffMs }, 'kafka unreachable; outbox rows wait');
+    // Once per outage, not once per attempt; the rows wait in the outbox meanwhile.
+    outages.down('kafka', error);
+    logger.debug({ err: error, backoffMs }, 'kafka unreachable; outbox rows wait');
   }
 
   /** A batch the broker refused for its content: publish row by row to find and count the culprit. */
@@ -205,6 +208,7 @@ export function createRelay(pool: Pool, newProducer: () => Producer, logger: Log
         if (batch === null) return { ...total, skipped: true };
         // Only a send that reached the broker says Kafka is back: an empty partition proves nothing.
         if (batch.published > 0) {
+          outages.up('kafka');
           link = 'ok';
           backoffMs = 0;
         }

@@ -7,10 +7,12 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
-import type { Pool } from '../platform/db.ts';
+import { sleep, type Pool } from '../platform/db.ts';
 import { createKafkaFromConfig, createProducer } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import { outages } from '../platform/outage.ts';
+import { isRedisConnectionError, onBullmqError, redisDependencyOf } from '../platform/redis.ts';
 import {
   legacyPollSchedulerIds,
   outboxRelayJobOptions,
@@ -55,16 +57,14 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     defaultJobOptions: outboxRelayJobOptions,
   });
   for (const id of legacyPollSchedulerIds(64)) await queue.removeJobScheduler(id);
-  await queue.upsertJobScheduler(
-    pollSchedulerId,
-    { every: config.RELAY_POLL_INTERVAL_MS },
-    { name: 'relay', data: {}, opts: outboxRelayJobOptions },
-  );
-  await queue.upsertJobScheduler(
-    pruneSchedulerId,
-    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
-    { name: 'prune', data: {} },
-  );
+  const upsertSchedulers = () => upsertRelaySchedulers(queue, config);
+  await upsertSchedulers();
+  // A Redis that comes back empty (restarted without persistence) lost the schedulers, and with them
+  // the poll backstop: each reconnect puts them back (an upsert, so a no-op when they survived).
+  const onRedisReady = () => {
+    void upsertSchedulers().catch((error: unknown) => logger.warn({ err: error }, 'relay schedulers not restored'));
+  };
+  deps.redis.on('ready', onRedisReady);
 
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
     connection: deps.redis,
@@ -74,7 +74,8 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
   });
-  worker.on('error', (error) => logger.error({ err: error }, 'relay worker error'));
+  worker.on('error', onBullmqError(logger, redisDependencyOf(deps.redis), 'relay worker'));
+  queue.on('error', () => undefined); // the connection's listener reports an outage
 
   // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
   // trailing wake-up catches the rows of the burst's last commits. Each wake-up is a job and a
@@ -94,7 +95,11 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     lastWakeAt = Date.now();
     void queue
       .add('relay', {}, { ...outboxRelayJobOptions, deduplication: { id: wakeJobId } })
-      .catch((error: unknown) => logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it'));
+      .catch((error: unknown) => {
+        // While Redis is away every wake-up fails: the outage log says it once, the poll covers.
+        if (isRedisConnectionError(error)) outages.down(redisDependencyOf(deps.redis), error);
+        else logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
+      });
   };
   const listener = listen(config.DATABASE_URL, logger, wake);
   const instance = relayInstanceId();
@@ -107,6 +112,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     relay,
     queue,
     async close() {
+      deps.redis.off('ready', onRedisReady);
       clearInterval(heartbeat);
       await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
       if (trailing !== null) clearTimeout(trailing);
@@ -116,6 +122,20 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       await relay.close();
     },
   };
+}
+
+/** The poll backstop and the prune schedule; an upsert, so it is safe to repeat. */
+async function upsertRelaySchedulers(queue: Queue, config: Config): Promise<void> {
+  await queue.upsertJobScheduler(
+    pollSchedulerId,
+    { every: config.RELAY_POLL_INTERVAL_MS },
+    { name: 'relay', data: {}, opts: outboxRelayJobOptions },
+  );
+  await queue.upsertJobScheduler(
+    pruneSchedulerId,
+    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
+    { name: 'prune', data: {} },
+  );
 }
 
 async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): Promise<unknown> {
@@ -130,39 +150,69 @@ async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): 
   return run;
 }
 
-/** LISTEN on a dedicated connection, reconnecting with a bounded backoff; the poll covers gaps. */
-function listen(connectionString: string, logger: Logger, onNotify: () => void): { close(): Promise<void> } {
+const listenRetryMsMin = 200;
+const listenRetryMsMax = 5_000;
+
+/**
+ * LISTEN on a dedicated connection. When the connection ends (a server restart, a backend
+ * terminated), it reconnects with a bounded backoff and LISTENs again; the poll covers the gap, and
+ * one wake-up after each (re)connect catches the rows committed while nobody listened.
+ */
+export function listen(
+  connectionString: string,
+  logger: Logger,
+  onNotify: () => void,
+  applicationName = 'order-engine-relay-listen',
+): { close(): Promise<void>; connected(): boolean } {
   let client: pg.Client | null = null;
   let closed = false;
-  let retryMs = 200;
-  const connect = async () => {
-    while (!closed) {
-      const candidate = new pg.Client({ connectionString, application_name: 'order-engine-relay-listen' });
+  let connecting = false;
+  const dependency = 'postgres listen';
+  const reconnect = () => {
+    client = null;
+    if (closed || connecting) return;
+    connecting = true;
+    void connectLoop().finally(() => {
+      connecting = false;
+    });
+  };
+  const connectLoop = async () => {
+    for (let retryMs = listenRetryMsMin; !closed; retryMs = Math.min(retryMs * 2, listenRetryMsMax)) {
+      const candidate = new pg.Client({ connectionString, application_name: applicationName, keepAlive: true });
+      // Every failure of this connection arrives here or as 'end'; neither may crash the process.
+      candidate.on('error', (error) => outages.down(dependency, error));
       try {
-        candidate.on('error', () => undefined);
         await candidate.connect();
-        candidate.on('notification', onNotify);
-        candidate.on('end', () => {
-          if (!closed) setTimeout(() => void connect(), retryMs);
-        });
         await candidate.query('LISTEN outbox_kafka');
-        client = candidate;
-        retryMs = 200;
-        onNotify(); // rows committed while we were not listening
-        return;
       } catch (error) {
+        outages.down(dependency, error);
         await candidate.end().catch(() => undefined);
-        logger.warn({ err: error, retryMs }, 'relay LISTEN failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, retryMs));
-        retryMs = Math.min(retryMs * 2, 5_000);
+        await sleep(retryMs);
+        continue;
       }
+      if (closed) {
+        await candidate.end().catch(() => undefined);
+        return;
+      }
+      candidate.on('notification', onNotify);
+      candidate.once('end', () => {
+        if (client === candidate) reconnect();
+      });
+      client = candidate;
+      outages.up(dependency);
+      logger.debug('relay listening on outbox_kafka');
+      onNotify(); // rows committed while we were not listening
+      return;
     }
   };
-  void connect();
+  reconnect();
   return {
+    connected: () => client !== null,
     async close() {
       closed = true;
-      await client?.end().catch(() => undefined);
+      const current = client;
+      client = null;
+      await current?.end().catch(() => undefined);
     },
   };
 }

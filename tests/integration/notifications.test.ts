@@ -92,7 +92,8 @@ function kafkaMessage(envelope: OrderEventEnvelope): KafkaMessage {
 /** A logger that keeps what the consumer says about problems, to check it was said. */
 function capturingLogger(): { log: Logger; entries: Array<{ msg: string; reason?: string }> } {
   const entries: Array<{ msg: string; reason?: string }> = [];
-  const log = pino({ level: 'warn' }, { write: (line: string) => void entries.push(JSON.parse(line)) });
+  // debug: a failed attempt while PostgreSQL is away is a debug line (the outage log says it once).
+  const log = pino({ level: 'debug' }, { write: (line: string) => void entries.push(JSON.parse(line)) });
   return { log, entries };
 }
 
