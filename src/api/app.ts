@@ -41,6 +41,16 @@ export interface AppOptions {
   documented?: readonly RouteSpec[];
 }
 
+const readyCheckTimeoutMs = 2_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -52,17 +62,20 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
     res.json({ status: 'ok' });
   });
   app.get('/ready', async (_req, res) => {
+    // Every check answers within readyCheckTimeoutMs: a Redis that is away would otherwise hold the
+    // ping in ioredis's offline queue, and the probe would hang instead of saying "down".
+    const probe = (check: () => Promise<unknown>) =>
+      withTimeout(check(), readyCheckTimeoutMs).then(
+        () => 'ok' as const,
+        () => 'down' as const,
+      );
     const checks: Record<string, string> = {};
-    checks.postgres = await deps.pool.query('SELECT 1').then(
-      () => 'ok',
-      () => 'down',
-    );
-    checks.redis = await deps.redis.ping().then(
-      () => 'ok',
-      () => 'down',
-    );
+    [checks.postgres, checks.redis] = await Promise.all([
+      probe(() => deps.pool.query('SELECT 1')),
+      probe(() => deps.redis.ping()),
+    ]);
     for (const [name, check] of Object.entries(deps.readinessChecks ?? {}))
-      checks[name] = await check().catch(() => 'down' as const);
+      checks[name] = await withTimeout(check(), readyCheckTimeoutMs).catch(() => 'down' as const);
     const down = checks.postgres === 'down' || checks.redis === 'down';
     const degraded = Object.values(checks).some((c) => c !== 'ok');
     res.status(down ? 503 : 200).json({ status: down ? 'down' : degraded ? 'degraded' : 'ok', checks });

@@ -58,4 +58,13 @@ describe('Redis unreachable', () => {
     expect(res.headers.get('retry-after')).toBe('5');
     expect(((await res.json()) as any).error.code).toBe('service_unavailable');
   });
+
+  it('/ready says redis down (503) within its bound instead of hanging', async () => {
+    const started = Date.now();
+    const res = await fetch(`${engine.url}/ready`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as any).checks.redis).toBe('down');
+    // Bounded (2 s per check), not held in the client's offline queue until the test times out.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });
