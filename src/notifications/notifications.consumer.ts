@@ -150,6 +150,8 @@ export async function startNotificationsConsumer(
       // first ran still gets its notification; the inbox makes the re-read harmless.
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
+      // Readiness: the bench and the chaos runner wait for this line (after every restart too).
+      logger.info('notifications consumer running');
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
       throw error;
@@ -177,7 +179,6 @@ export async function startNotificationsConsumer(
   } else {
     await runOnce();
   }
-  logger.info('notifications consumer started');
   return {
     async stop() {
       stopped = true;

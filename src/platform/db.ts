@@ -165,9 +165,15 @@ async function attemptTransaction<T>(
     outages.up('postgres');
     return { ok: true, value };
   } catch (error) {
-    const connectionLost = lost !== null || isConnectionError(error);
+    // A connection error that is not this client's (Kafka or Redis refused while fn awaited them)
+    // leaves the connection working: the ROLLBACK answers, and the error goes to the caller as is.
+    const connectionLost =
+      lost !== null ||
+      (await client.query('ROLLBACK').then(
+        () => false,
+        (rollbackError: unknown) => isConnectionError(error) || isConnectionError(rollbackError),
+      ));
     if (connectionLost) broken = error instanceof Error ? error : new Error(String(error));
-    else await client.query('ROLLBACK').catch(() => undefined);
     return { ok: false, error, connectionLost, duringCommit: committing && connectionLost };
   } finally {
     client.removeListener('error', onError);
