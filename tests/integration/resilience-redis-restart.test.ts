@@ -70,7 +70,14 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     // One worker serves /health on a port of its own, to see it name the Redis that is down.
     const metricsPort = await freePort();
     const engine = await startEngineProcesses(
-      { QUEUE_PREFIX: core.config.QUEUE_PREFIX, KAFKA_TOPIC_ORDER_EVENTS: topic, REDIS_URL: redisUrl },
+      {
+        QUEUE_PREFIX: core.config.QUEUE_PREFIX,
+        KAFKA_TOPIC_ORDER_EVENTS: topic,
+        REDIS_URL: redisUrl,
+        // A provider that takes its time keeps orders in flight (their jobs in Redis) when it stops.
+        PAYMENT_SIM_LATENCY_MS_MIN: '300',
+        PAYMENT_SIM_LATENCY_MS_MAX: '600',
+      },
       processes,
       { 'worker-orders': { METRICS_PORT: String(metricsPort) } },
     );
