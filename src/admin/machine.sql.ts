@@ -2,6 +2,7 @@
 // in-flight orders only), the oldest stuck orders (LIMIT), and one order's history (its
 // transitions, and its outbox rows and dead letters found by the message-id prefix every message
 // of an order carries: `${orderId}.${type}`, over the unique index on message_id).
+import { orderHistory, type TransitionRow as HistoryRow } from '../orders/order.queries.ts';
 import type { Pool } from '../platform/db.ts';
 
 /** Statuses of orders still moving; every other status is final. */
@@ -99,23 +100,11 @@ export async function awaitedMessages(pool: Pool, orderIds: string[]): Promise<M
   return byOrder;
 }
 
-export interface TransitionRow {
-  seq: number;
-  from_state: string | null;
-  to_state: string;
-  event_type: string;
-  message_id: string;
-  event: Record<string, unknown>;
-  created_at: Date;
-}
+/** An order's transitions, as the order module reads them; events are the machine's JSON objects. */
+export type TransitionRow = HistoryRow & { event: Record<string, unknown> };
 
 export async function transitionsOf(pool: Pool, orderId: string): Promise<TransitionRow[]> {
-  const result = await pool.query<TransitionRow>(
-    `SELECT seq, from_state, to_state, event_type, message_id, event, created_at
-       FROM order_transitions WHERE order_id = $1 ORDER BY seq LIMIT 1000`,
-    [orderId],
-  );
-  return result.rows;
+  return (await orderHistory(pool, orderId)) as TransitionRow[];
 }
 
 export interface DeadLetterFact {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, redriveDeadLetters } from '../../src/messaging/dead-letters.ts';
 import { startTestEngine, type TestEngine } from '../support/engine.ts';
-import { messageFor } from '../support/harness.ts';
+import { messageFor, until } from '../support/harness.ts';
 
 let engine: TestEngine;
 beforeAll(async () => {
@@ -13,16 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.close();
 });
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('dead letters', () => {
   it('records a job that cannot succeed, visibly and countably', async () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters } from '../../src/messaging/dead-letters.ts';
 import { freshProduct, startTestEngine, type TestEngine } from '../support/engine.ts';
-import { messageFor } from '../support/harness.ts';
+import { messageFor, until } from '../support/harness.ts';
 
 let engine: TestEngine;
 beforeAll(async () => {
@@ -19,16 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.close();
 });
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function reserveAll(lines: Array<{ orderId: string; productId: string; quantity: number }>): Promise<void> {
   await engine.core.queues.get('inventory')!.addBulk(

@@ -13,3 +13,14 @@ export function createTestDeps(overrides: Record<string, string> = {}): CoreDeps
 export function messageFor(orderId: string, type: string, payload: Record<string, unknown> = {}) {
   return { messageId: `${orderId}.${type}`, orderId, correlationId: `test-${orderId}`, type, payload };
 }
+
+/** Polls probe every 100 ms until it returns a value; fails after timeoutMs. */
+export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
