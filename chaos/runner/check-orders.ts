@@ -147,7 +147,7 @@ export async function checkOnePerRequest(pool: Queryable, scope: CheckScope): Pr
     [scope.orderIds],
   );
   const problems = rows.rows.map(
-    (r) => `request ${r.correlation_id} placed ${r.ids.length} orders: ${r.ids.join(', ')}`,
+    (r) => `request ${r.correlation_id} placed ${r.ids.length} orders: ${[...r.ids].sort().join(', ')}`,
   );
   return result('one order per request (Idempotency-Key)', `${scope.orderIds.length} orders`, problems, [
     'no request placed two orders, whatever its retries',

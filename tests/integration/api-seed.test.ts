@@ -1,20 +1,31 @@
 // The seed document's own request, byte for byte, with a token for user-123 from the same signer
 // as `npm run token`: 202 and then confirmed; with `Prefer: wait=10`, 201 and confirmed at once.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
 import { getJson, startTestEngine, tokenFor, type TestEngine } from '../support/engine.ts';
 
 const seedsDirectory = new URL('../../../shared/seeds/', import.meta.url);
+// The seed's request body, copied byte for byte into the repository so the test runs in any clone.
+const fixture = new URL('../fixtures/seed-000-order-request.json', import.meta.url);
 
 /** The body of the seed's `curl -X POST .../api/v1/orders -d '...'`, exactly as written there. */
-function seedOrderBody(): string {
+function seedDocumentBody(): string | null {
+  if (!existsSync(seedsDirectory)) return null;
   const file = readdirSync(seedsDirectory).find((name) => name.startsWith('000_'));
   if (file === undefined) throw new Error(`no 000_*.txt seed document in ${seedsDirectory.pathname}`);
   const text = readFileSync(new URL(file, seedsDirectory), 'utf8');
   const match = /localhost:8080\/api\/v1\/orders[\s\S]*?-d '(\{[\s\S]*?\})'/.exec(text);
   if (match?.[1] === undefined) throw new Error(`no order request body in ${file}`);
   return match[1];
+}
+
+function seedOrderBody(): string {
+  const copy = readFileSync(fixture, 'utf8');
+  // Where the seed documents sit beside the repository, the copy must still be theirs.
+  const original = seedDocumentBody();
+  if (original !== null && original !== copy) throw new Error(`${fixture.pathname} differs from the seed document`);
+  return copy;
 }
 
 let engine: TestEngine;

@@ -194,7 +194,7 @@ describe('the chaos invariant checks fail on corrupted data', () => {
     );
     failing(
       await checkOnePerRequest(db, scopeOf([first, second])),
-      `request test placed 2 orders: ${first}, ${second}`,
+      `request test placed 2 orders: ${[first, second].sort().join(', ')}`,
     );
   });
 });
