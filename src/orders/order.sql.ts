@@ -181,20 +181,3 @@ export async function saveSteps(client: Client, saved: SavedStep[], transitions:
     throw new Error(`orders changed under their row locks: saved ${result.rows[0]?.updated} of ${saved.length}`);
   }
 }
-
-export async function transitionsOf(db: Pool | Client, orderId: string) {
-  const result = await db.query<{
-    seq: number;
-    from_state: string | null;
-    to_state: string;
-    event_type: string;
-    message_id: string;
-    event: unknown;
-    created_at: Date;
-  }>(
-    `SELECT seq, from_state, to_state, event_type, message_id, event, created_at FROM order_transitions
-       WHERE order_id = $1 ORDER BY seq`,
-    [orderId],
-  );
-  return result.rows;
-}

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderMachine } from '../../machines/order.machine.ts';
 import { machineResponseSchema, timelineResponseSchema } from '../../src/admin/admin.schemas.ts';
 import { machineGraph } from '../../src/admin/machine.graph.ts';
-import { transitionsOf } from '../../src/orders/order.sql.ts';
+import { orderHistory } from '../../src/orders/order.queries.ts';
 import { signToken } from '../../src/platform/auth.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { messageFor } from '../support/harness.ts';
@@ -94,7 +94,7 @@ describe('visualizer JSON', () => {
     const res = await adminGet(`/api/v1/admin/orders/${id}/timeline`);
     expect(res.status).toBe(200);
     const timeline = timelineResponseSchema.parse(res.body);
-    const stored = await transitionsOf(engine.core.pool, id);
+    const stored = await orderHistory(engine.core.pool, id);
     expect(timeline.transitions.map((t) => [t.seq, t.from_state, t.to_state, t.event_type, t.message_id])).toEqual(
       stored.map((t) => [t.seq, t.from_state, t.to_state, t.event_type, t.message_id]),
     );

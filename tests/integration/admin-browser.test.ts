@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { orderMachine } from '../../machines/order.machine.ts';
 import { machineGraph } from '../../src/admin/machine.graph.ts';
-import { transitionsOf } from '../../src/orders/order.sql.ts';
+import { orderHistory } from '../../src/orders/order.queries.ts';
 import { signToken } from '../../src/platform/auth.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 
@@ -84,7 +84,7 @@ async function place(userId: string, waitSeconds: number): Promise<string> {
 async function expectOrderView(orderId: string, finalState: string): Promise<void> {
   await page.goto(`${engine.url}/admin/machine?order=${orderId}`);
   await page.locator('#order-status', { hasText: finalState }).waitFor({ timeout: 20_000 });
-  const transitions = await transitionsOf(engine.core.pool, orderId);
+  const transitions = await orderHistory(engine.core.pool, orderId);
   await expect.poll(() => page.locator('#timeline tbody tr').count(), { timeout: 10_000 }).toBe(transitions.length);
   for (const [index, t] of transitions.entries()) {
     const row = page.locator('#timeline tbody tr').nth(index);

@@ -7,7 +7,7 @@ import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
 import { createCoupon } from '../../src/coupons/coupons.create.ts';
 import { stockOf } from '../../src/inventory/inventory.sql.ts';
 import { providerNetByOrder } from '../../src/payments/simulated.provider.ts';
-import { transitionsOf } from '../../src/orders/order.sql.ts';
+import { orderHistory } from '../../src/orders/order.queries.ts';
 import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 
 let engine: TestEngine;
@@ -77,7 +77,7 @@ describe('an order reaches each outcome', () => {
     ]);
     const [net] = await providerNetByOrder(engine.core.pool, [res.body.id]);
     expect(net).toMatchObject({ chargesSucceeded: 1, net: '39.9800' });
-    const steps = await transitionsOf(engine.core.pool, res.body.id);
+    const steps = await orderHistory(engine.core.pool, res.body.id);
     // Once paid, the posting and the stock commit run side by side; the second answer confirms.
     expect(steps.map((s) => s.to_state)).toEqual(['reserving', 'charging', 'settling', 'settling', 'confirmed']);
     expect(
@@ -198,7 +198,7 @@ describe('an order reaches each outcome', () => {
     expect(cancel.body).toMatchObject({ status: 'cancelled' });
     const [net] = await providerNetByOrder(engine.core.pool, [res.body.id]);
     expect(net).toMatchObject({ chargesSucceeded: 1, charged: '25.0000', refunded: '25.0000', net: '0.0000' });
-    const steps = await transitionsOf(engine.core.pool, res.body.id);
+    const steps = await orderHistory(engine.core.pool, res.body.id);
     expect(steps.slice(-5).map((s) => s.to_state)).toEqual([
       'compensating.reversingLedger',
       'compensating.refunding',
