@@ -5,12 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { err, ok, type Result } from '../domain/errors.ts';
 import { isCurrency, money, toAmountString } from '../domain/money.ts';
 import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
-import { withTransaction, type Queryable } from '../platform/db.ts';
+import { withTransaction, type Client, type Queryable } from '../platform/db.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
-import { insertOutbox } from '../messaging/outbox.sql.ts';
+import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { insertPlacedOrder, readOrder, type OrderRow } from './order.sql.ts';
+import { productPrices } from '../inventory/inventory.catalog.sql.ts';
+import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow } from './order.sql.ts';
 import { persist, restore, start, step } from './order.step.ts';
 
 export interface PlaceOrderInput {
@@ -32,13 +33,10 @@ export interface OrderServiceDeps extends HandleOnceDeps {
 
 async function priceLines(db: Queryable, items: OrderItem[], currency: string): Promise<Result<PricedLine[]>> {
   if (!isCurrency(currency)) return err('unknown_currency', `currency ${currency} is not supported`, 'currency');
-  const ids = items.map((i) => i.product_id);
-  const found = await db.query<{ id: string; price: string; currency: string }>({
-    name: 'products-price',
-    text: `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
-    values: [ids],
-  });
-  const byId = new Map(found.rows.map((r) => [r.id, r]));
+  const byId = await productPrices(
+    db,
+    items.map((i) => i.product_id),
+  );
   const lines: PricedLine[] = [];
   for (const [index, item] of items.entries()) {
     const product = byId.get(item.product_id);
@@ -57,15 +55,56 @@ async function priceLines(db: Queryable, items: OrderItem[], currency: string): 
 }
 
 /**
- * Prices the lines, steps the new order through order.placed, and writes it with its first intents.
- * The prices are read just before the write, as a single transaction at READ COMMITTED would read them.
+ * Runs in the order's transaction before the order is written: returns the id to write it under,
+ * or null to write nothing (an Idempotency-Key already held, say).
  */
-export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
+export type PlacementGuard = (client: Client, orderId: string) => Promise<string | null>;
+
+/** The order as placed: its row, and the outbox rows to dispatch after the commit. */
+interface Placed {
+  order: OrderRow;
+  rows: OutboxRow[];
+}
+
+/**
+ * Prices the lines, steps the new order through order.placed, and writes it with its first intents
+ * in one statement; with a guard, in one transaction with the guard's own write. Returns the row as
+ * written (no re-read), or null when the guard wrote nothing. The prices are read just before the
+ * write, as a single transaction at READ COMMITTED would read them.
+ */
+export async function placeOrder(
+  deps: OrderServiceDeps,
+  input: PlaceOrderInput,
+  guard?: PlacementGuard,
+): Promise<Result<OrderRow | null>> {
   const priced = await priceLines(deps.pool, input.items, input.currency);
-  if (!priced.ok) return priced as Result<{ id: string }>;
+  if (!priced.ok) return priced as Result<OrderRow | null>;
   const orderId = input.orderId ?? randomUUID();
+  const placed =
+    guard === undefined
+      ? await writePlacedOrder(deps, deps.pool, input, priced.value, orderId)
+      : await withTransaction(
+          deps.pool,
+          async (client) => {
+            const id = await guard(client, orderId);
+            return id === null ? null : writePlacedOrder(deps, client, input, priced.value, id);
+          },
+          deps.transaction,
+        );
+  if (placed === null) return ok(null);
+  await deps.dispatcher.dispatch(placed.rows);
+  return ok(placed.order);
+}
+
+async function writePlacedOrder(
+  deps: OrderServiceDeps,
+  db: Queryable,
+  input: PlaceOrderInput,
+  lines: PricedLine[],
+  orderId: string,
+): Promise<Placed> {
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
-  const subtotal = toAmountString(subtotalOf(priced.value, currency));
+  const subtotal = toAmountString(subtotalOf(lines, currency));
   const initial = start({
     orderId,
     userId: input.userId,
@@ -81,26 +120,27 @@ export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput)
     { type: 'order.placed' },
     { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic },
   );
-  const rows = await insertPlacedOrder(
-    deps.pool,
-    {
-      id: orderId,
-      user_id: input.userId,
-      currency,
-      status: placed.status,
-      state: placed.to,
-      snapshot: persist(placed.snapshot),
-      items: priced.value.map((l) => ({
-        product_id: l.productId,
-        quantity: l.quantity,
-        unit_price: toAmountString(l.unitPrice),
-      })),
-      subtotal,
-      total: subtotal,
-      coupon_code: input.couponCode,
-      shipping_address: input.shippingAddress,
-      correlation_id: input.correlationId,
-    },
+  const order: NewOrder = {
+    id: orderId,
+    user_id: input.userId,
+    currency,
+    status: placed.status,
+    state: placed.to,
+    snapshot: persist(placed.snapshot),
+    items: lines.map((l) => ({
+      product_id: l.productId,
+      quantity: l.quantity,
+      unit_price: toAmountString(l.unitPrice),
+    })),
+    subtotal,
+    total: subtotal,
+    coupon_code: input.couponCode,
+    shipping_address: input.shippingAddress,
+    correlation_id: input.correlationId,
+  };
+  const written = await insertPlacedOrder(
+    db,
+    order,
     {
       orderId,
       seq: 1,
@@ -112,8 +152,16 @@ export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput)
     },
     placed.messages,
   );
-  await deps.dispatcher.dispatch(rows);
-  return ok({ id: orderId });
+  const row: OrderRow = {
+    ...order,
+    version: 1,
+    discount: placed.snapshot.context.discount,
+    failure_reason: null,
+    created_at: written.createdAt,
+    updated_at: written.createdAt,
+    finalized_at: null,
+  };
+  return { order: row, rows: written.rows };
 }
 
 /** Who asked for a cancel: the customer, or an operator forcing a stuck order to end. */
