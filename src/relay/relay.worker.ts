@@ -75,6 +75,17 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
   });
   worker.on('error', onBullmqError(logger, redisDependencyOf(deps.redis), 'relay worker'));
+  // The relay's jobs count with every worker's (what a job costs is per job, whatever its queue).
+  for (const result of ['completed', 'failed'] as const) {
+    worker.on(result, (job?: Job) => {
+      if (job?.processedOn !== undefined && job.finishedOn !== undefined) {
+        deps.metrics?.jobDuration.observe(
+          { queue: outboxRelayQueueName, result },
+          (job.finishedOn - job.processedOn) / 1_000,
+        );
+      }
+    });
+  }
   queue.on('error', () => undefined); // the connection's listener reports an outage
 
   // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
