@@ -1,15 +1,14 @@
-// Idempotency-Key for POST /orders, scoped to the caller. The key is claimed in the transaction that
-// writes its order (a guard the order service runs before the write), so a key and its order commit
-// together or not at all: one commit, and no key is ever left "in progress" by a crash. A retry with
-// the same key and body is answered from the order as it stands; the same key with another body
-// gets 422. A concurrent attempt waits for the first one's commit and is answered the same way.
-// Keys are kept for at least the configured time (24 h or more), then may be used again.
+// Idempotency-Key for POST /orders, scoped to the caller. The key is claimed by the statement that
+// writes its order (the orders module's placement), so a key and its order commit together or not
+// at all: one commit, and no key is ever left "in progress" by a crash. A retry with the same key
+// and body is answered from the order as it stands; the same key with another body gets 422. A
+// concurrent attempt waits for the first one's commit and is answered the same way. Keys are kept
+// for at least the configured time (24 h or more), then may be used again.
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { PlacementGuard } from '../orders/order.service.ts';
+import { findPlacementKey, type PlacementKey } from '../orders/order.sql.ts';
 import type { Pool } from '../platform/db.ts';
 import { sendError } from './errors.ts';
-import { claimKey, findKey } from './idempotency.sql.ts';
 
 export interface StoredResponse {
   status: number;
@@ -18,8 +17,8 @@ export interface StoredResponse {
 }
 
 export interface IdempotentWork {
-  /** Does the work; with a key, `guard` claims it in the order's transaction. 'held': the key was taken. */
-  run(guard: PlacementGuard | undefined): Promise<StoredResponse | 'held'>;
+  /** Does the work, claiming the key with its order when there is one. 'held': the key was taken. */
+  run(key: PlacementKey | undefined): Promise<StoredResponse | 'held'>;
   /** The answer for the order that exists under `orderId`, or undefined if there is none. */
   recover(orderId: string): Promise<StoredResponse | undefined>;
 }
@@ -44,7 +43,7 @@ export async function withIdempotency(
   const hash = createHash('sha256')
     .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
     .digest('hex');
-  const response = await work.run((client, orderId) => claimKey(client, { caller, key, hash }, orderId, keyTtlMs));
+  const response = await work.run({ caller, key, hash, ttlMs: keyTtlMs });
   if (response !== 'held') return send(res, response);
   await replay(pool, res, caller, key, hash, work);
 }
@@ -57,7 +56,7 @@ async function replay(
   hash: string,
   work: IdempotentWork,
 ): Promise<void> {
-  const row = await findKey(pool, caller, key);
+  const row = await findPlacementKey(pool, caller, key);
   if (row !== undefined && row.request_hash !== hash) {
     return sendError(res, {
       code: 'idempotency_key_reused',

@@ -90,7 +90,10 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
       limit: 'orders',
       body: createOrderSchema,
       headers: [
-        { name: 'Idempotency-Key', description: 'retries with the same key and body get the first answer' },
+        {
+          name: 'Idempotency-Key',
+          description: 'retries with the same key and body are answered with the order it made',
+        },
         preferHeader,
       ],
       responses: {
@@ -129,12 +132,12 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
         req,
         res,
         {
-          run: async (guard) => {
+          run: async (key) => {
             const orderId = randomUUID();
             // Watched before the write: the order may move before this request gets to wait.
             const watch = deps.waiter.watch(orderId);
             try {
-              const placed = await placeOrder(deps, { ...placement(req, body), orderId }, guard);
+              const placed = await placeOrder(deps, { ...placement(req, body), orderId }, key);
               if (!placed.ok) return { status: 400, body: { error: placed.error } };
               if (placed.value === null) return 'held';
               if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);

@@ -5,13 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { err, ok, type Result } from '../domain/errors.ts';
 import { isCurrency, money, toAmountString } from '../domain/money.ts';
 import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
-import { withTransaction, type Client, type Queryable } from '../platform/db.ts';
+import { withTransaction, type Queryable } from '../platform/db.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
 import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
 import { productPrices } from '../inventory/inventory.catalog.sql.ts';
-import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow } from './order.sql.ts';
+import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow, type PlacementKey } from './order.sql.ts';
 import { persist, restore, start, step } from './order.step.ts';
 
 export interface PlaceOrderInput {
@@ -54,12 +54,6 @@ async function priceLines(db: Queryable, items: OrderItem[], currency: string): 
   return ok(lines);
 }
 
-/**
- * Runs in the order's transaction before the order is written: returns the id to write it under,
- * or null to write nothing (an Idempotency-Key already held, say).
- */
-export type PlacementGuard = (client: Client, orderId: string) => Promise<string | null>;
-
 /** The order as placed: its row, and the outbox rows to dispatch after the commit. */
 interface Placed {
   order: OrderRow;
@@ -68,29 +62,18 @@ interface Placed {
 
 /**
  * Prices the lines, steps the new order through order.placed, and writes it with its first intents
- * in one statement; with a guard, in one transaction with the guard's own write. Returns the row as
- * written (no re-read), or null when the guard wrote nothing. The prices are read just before the
- * write, as a single transaction at READ COMMITTED would read them.
+ * (and its caller's Idempotency-Key, when given) in one statement. Returns the row as written (no
+ * re-read), or null when the key was held by an earlier placement and nothing was written. The
+ * prices are read just before the write, as a single transaction at READ COMMITTED would read them.
  */
 export async function placeOrder(
   deps: OrderServiceDeps,
   input: PlaceOrderInput,
-  guard?: PlacementGuard,
+  key?: PlacementKey,
 ): Promise<Result<OrderRow | null>> {
   const priced = await priceLines(deps.pool, input.items, input.currency);
   if (!priced.ok) return priced as Result<OrderRow | null>;
-  const orderId = input.orderId ?? randomUUID();
-  const placed =
-    guard === undefined
-      ? await writePlacedOrder(deps, deps.pool, input, priced.value, orderId)
-      : await withTransaction(
-          deps.pool,
-          async (client) => {
-            const id = await guard(client, orderId);
-            return id === null ? null : writePlacedOrder(deps, client, input, priced.value, id);
-          },
-          deps.transaction,
-        );
+  const placed = await writePlacedOrder(deps, input, priced.value, input.orderId ?? randomUUID(), key);
   if (placed === null) return ok(null);
   await deps.dispatcher.dispatch(placed.rows);
   return ok(placed.order);
@@ -98,11 +81,11 @@ export async function placeOrder(
 
 async function writePlacedOrder(
   deps: OrderServiceDeps,
-  db: Queryable,
   input: PlaceOrderInput,
   lines: PricedLine[],
   orderId: string,
-): Promise<Placed> {
+  key: PlacementKey | undefined,
+): Promise<Placed | null> {
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
   const subtotal = toAmountString(subtotalOf(lines, currency));
   const initial = start({
@@ -139,7 +122,7 @@ async function writePlacedOrder(
     correlation_id: input.correlationId,
   };
   const written = await insertPlacedOrder(
-    db,
+    deps.pool,
     order,
     {
       orderId,
@@ -151,7 +134,9 @@ async function writePlacedOrder(
       event: { type: 'order.placed' },
     },
     placed.messages,
+    key,
   );
+  if (written === null) return null;
   const row: OrderRow = {
     ...order,
     version: 1,

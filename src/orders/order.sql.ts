@@ -83,56 +83,110 @@ export type NewOrder = Omit<
   'created_at' | 'updated_at' | 'finalized_at' | 'version' | 'discount' | 'failure_reason'
 >;
 
+/** The caller's Idempotency-Key of a placement: at most one order per (caller, key). */
+export interface PlacementKey {
+  caller: string;
+  key: string;
+  /** The request's hash: the same key with another request is refused. */
+  hash: string;
+  /** How long a key holds its order; after that it may be used again. */
+  ttlMs: number;
+}
+
 /**
- * Creates an order with its first transition and the outbox rows of its first intents, in ONE
- * statement: atomic, one round trip. Returns the row's timestamps (the caller holds the rest of the
- * row) and the outbox rows inserted, for the fast-path dispatch.
+ * The placement statement. With a key, its claim comes first: a new key, or one past its time, is
+ * claimed for this order, and the order is written only then; a key held by an earlier placement
+ * writes nothing (a concurrent placement with the same key waits for this one's commit on the
+ * key's unique index, then finds it held). The key and its order thus commit together or not at
+ * all: a key row always has its order (migration 011).
+ */
+function placementSql(keyed: boolean): string {
+  const claim = keyed
+    ? `INSERT INTO idempotency_keys (caller, key, request_hash, order_id) VALUES ($20, $21, $22, $1)
+       ON CONFLICT (caller, key) DO UPDATE
+          SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL,
+              response_body = NULL, order_id = EXCLUDED.order_id
+        WHERE idempotency_keys.created_at < now() - make_interval(secs => $23::double precision / 1000)
+       RETURNING order_id`
+    : `SELECT $1::uuid AS order_id`;
+  return `WITH claimed AS (${claim}),
+     placed AS (
+       INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
+                           coupon_code, shipping_address, correlation_id)
+       SELECT $1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12 FROM claimed RETURNING id, created_at),
+     first_step AS (
+       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
+       SELECT id, $13, $14, $15, $16, $17, $18 FROM placed),
+     sent AS (${outboxInsertSql('$19', 'EXISTS (SELECT 1 FROM placed)')})
+     SELECT placed.created_at AS placed_at, sent.* FROM placed LEFT JOIN sent ON true`;
+}
+
+/**
+ * Creates an order with its first transition and the outbox rows of its first intents (and, with a
+ * key, claims the key) in ONE statement: atomic, one round trip, one commit. Returns the row's
+ * creation time (the caller holds the rest of the row) and the outbox rows inserted, for the
+ * fast-path dispatch; or null when the key was held and nothing was written.
  */
 export async function insertPlacedOrder(
   db: Queryable,
   order: NewOrder,
   first: TransitionRow,
   messages: OutgoingMessage[],
-): Promise<{ createdAt: Date; rows: OutboxRow[] }> {
+  key?: PlacementKey,
+): Promise<{ createdAt: Date; rows: OutboxRow[] } | null> {
+  const values: unknown[] = [
+    order.id,
+    order.user_id,
+    order.currency,
+    order.status,
+    order.state,
+    JSON.stringify(order.snapshot),
+    JSON.stringify(order.items),
+    order.subtotal,
+    order.total,
+    order.coupon_code,
+    JSON.stringify(order.shipping_address),
+    order.correlation_id,
+    first.seq,
+    first.from,
+    first.to,
+    first.eventType,
+    first.messageId,
+    JSON.stringify(first.event),
+    outboxRowsOf(messages),
+  ];
+  if (key !== undefined) values.push(key.caller, key.key, key.hash, key.ttlMs);
   const result = await db.query<OutboxRow & { placed_at: Date }>({
-    name: 'orders-insert-placed',
-    text: `WITH placed AS (
-       INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
-                           coupon_code, shipping_address, correlation_id)
-       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12) RETURNING id, created_at),
-     first_step AS (
-       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
-       SELECT id, $13, $14, $15, $16, $17, $18 FROM placed),
-     sent AS (${outboxInsertSql('$19')})
-     SELECT placed.created_at AS placed_at, sent.* FROM placed LEFT JOIN sent ON true`,
-    values: [
-      order.id,
-      order.user_id,
-      order.currency,
-      order.status,
-      order.state,
-      JSON.stringify(order.snapshot),
-      JSON.stringify(order.items),
-      order.subtotal,
-      order.total,
-      order.coupon_code,
-      JSON.stringify(order.shipping_address),
-      order.correlation_id,
-      first.seq,
-      first.from,
-      first.to,
-      first.eventType,
-      first.messageId,
-      JSON.stringify(first.event),
-      outboxRowsOf(messages),
-    ],
+    name: key === undefined ? 'orders-insert-placed' : 'orders-insert-placed-keyed',
+    text: placementSql(key !== undefined),
+    values,
   });
   const createdAt = result.rows[0]?.placed_at;
-  if (createdAt === undefined) throw new Error(`order ${order.id} was not inserted`);
+  if (createdAt === undefined) {
+    if (key !== undefined) return null;
+    throw new Error(`order ${order.id} was not inserted`);
+  }
   return {
     createdAt,
     rows: result.rows.filter((r) => r.id !== null).map(({ placed_at: _, ...row }) => row as OutboxRow),
   };
+}
+
+export interface KeyRow {
+  request_hash: string;
+  response_status: number | null;
+  response_body: { body: unknown; headers?: Record<string, string> } | null;
+  order_id: string | null;
+}
+
+/** What a caller's key holds: its request's hash and its order (answers stored by versions before 011). */
+export async function findPlacementKey(db: Queryable, caller: string, key: string): Promise<KeyRow | undefined> {
+  const found = await db.query<KeyRow>({
+    name: 'idempotency-find',
+    text: `SELECT request_hash, response_status, response_body, order_id FROM idempotency_keys WHERE caller = $1 AND key = $2`,
+    values: [caller, key],
+  });
+  return found.rows[0];
 }
 
 /** An order's state at the end of a batch: saved once, whatever number of steps led there. */
