@@ -43,17 +43,17 @@ export function isExecutable(path: string): boolean {
   }
 }
 
-/** How apt-get can be run here: directly, through `sudo -n`, or not at all. */
+/** How apt-get can be run here: directly, through `sudo -n`, or not at all (with or without a sudo to ask). */
 export type AptAccess = 'root' | 'sudo' | 'none';
 
-export async function aptAccess(uid = process.getuid?.()): Promise<AptAccess> {
-  if (uid === 0) return 'root';
+export async function aptAccess(uid = process.getuid?.()): Promise<{ access: AptAccess; sudoInstalled: boolean }> {
+  if (uid === 0) return { access: 'root', sudoInstalled: false };
   try {
     // -n: fail instead of prompting, so a run without a terminal (CI) never hangs on a password.
     await runCommand('sudo', ['-n', 'true'], { timeoutMs: 10_000 });
-    return 'sudo';
-  } catch {
-    return 'none';
+    return { access: 'sudo', sudoInstalled: true };
+  } catch (error) {
+    return { access: 'none', sudoInstalled: !(error as Error).message.includes('not installed') };
   }
 }
 
@@ -105,12 +105,12 @@ export async function ensureOsTools(onProgress?: Progress, env: Env = process.en
       `${missingPaths} missing, and this machine has no apt-get: install ${packages.join(' ')} and set ${variables}`,
     );
   }
-  const access = await aptAccess();
+  const { access, sudoInstalled } = await aptAccess();
   if (access === 'none') {
-    throw new ServiceError(
-      osToolsService,
-      `${missingPaths} missing; not root, and sudo asks for a password. Run: ${installCommandLine(packages, 'sudo')}`,
-    );
+    const [why, run] = sudoInstalled
+      ? ['not root, and sudo asks for a password', `Run: ${installCommandLine(packages, 'sudo')}`]
+      : ['not root, and no sudo here', `Run as root: ${installCommandLine(packages, 'root')}`];
+    throw new ServiceError(osToolsService, `${missingPaths} missing (${why}). ${run}`);
   }
   await aptInstall(packages, access, onProgress);
   const stillMissing = missing.filter((tool) => !isExecutable(tool.defaultPath));

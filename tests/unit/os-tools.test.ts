@@ -56,7 +56,7 @@ describe('OS tools for the tests', () => {
   });
 
   it('runs apt-get directly as root', async () => {
-    expect(await aptAccess(0)).toBe('root');
+    expect((await aptAccess(0)).access).toBe('root');
   });
 
   it('reports tools present at the paths the variables name, without apt-get', async () => {
