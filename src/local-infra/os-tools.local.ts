@@ -3,6 +3,7 @@
 // tests). `services:up` installs what is missing with apt-get, as root or through sudo that asks no password;
 // anyone else gets the exact command, so the README's two commands stay the whole set-up.
 import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { commandOutputOf, runCommand, runCommandStreaming } from './process.local.ts';
 import { ServiceError, type Progress } from './service-result.ts';
 
@@ -48,13 +49,19 @@ export type AptAccess = 'root' | 'sudo' | 'none';
 
 export async function aptAccess(uid = process.getuid?.()): Promise<{ access: AptAccess; sudoInstalled: boolean }> {
   if (uid === 0) return { access: 'root', sudoInstalled: false };
+  if (!isOnPath('sudo')) return { access: 'none', sudoInstalled: false };
   try {
     // -n: fail instead of prompting, so a run without a terminal (CI) never hangs on a password.
     await runCommand('sudo', ['-n', 'true'], { timeoutMs: 10_000 });
     return { access: 'sudo', sudoInstalled: true };
-  } catch (error) {
-    return { access: 'none', sudoInstalled: !(error as Error).message.includes('not installed') };
+  } catch {
+    return { access: 'none', sudoInstalled: true };
   }
+}
+
+/** Looks through PATH ourselves: a spawn's error cannot tell "not installed" from an unreadable PATH entry. */
+export function isOnPath(command: string, env: Env = process.env): boolean {
+  return (env.PATH ?? '').split(':').some((dir) => dir !== '' && isExecutable(join(dir, command)));
 }
 
 /** The command a person runs by hand: update first, since their package lists may be old or absent. */
@@ -98,7 +105,7 @@ export async function ensureOsTools(onProgress?: Progress, env: Env = process.en
   }
   const packages = missing.map((tool) => tool.debianPackage);
   const missingPaths = missing.map((tool) => tool.defaultPath).join(', ');
-  if (!(await hasAptGet())) {
+  if (!isOnPath('apt-get')) {
     const variables = missing.map((tool) => tool.pathVariable).join(', ');
     throw new ServiceError(
       osToolsService,
@@ -119,15 +126,6 @@ export async function ensureOsTools(onProgress?: Progress, env: Env = process.en
     throw new ServiceError(osToolsService, `apt-get installed ${packages.join(' ')} but ${paths} is still missing`);
   }
   return { action: 'installed', detail: `${await installedVersions(packages)} with apt-get` };
-}
-
-async function hasAptGet(): Promise<boolean> {
-  try {
-    await runCommand('apt-get', ['--version'], { timeoutMs: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `apt-get update` first only when the lists lack a package; again once if the install fails (stale lists). */

@@ -6,6 +6,7 @@ import {
   aptAccess,
   ensureOsTools,
   installCommandLine,
+  isOnPath,
   osTools,
   packagesWithoutCandidate,
   toolPath,
@@ -53,6 +54,12 @@ describe('OS tools for the tests', () => {
     expect(installCommandLine(['prometheus'], 'root')).toBe(
       'apt-get update && apt-get install -y --no-install-recommends prometheus',
     );
+  });
+
+  it('finds a command on PATH only where an executable file of that name is', () => {
+    expect(isOnPath('sh', { PATH: '/nonexistent:/bin' })).toBe(true);
+    expect(isOnPath('sh', { PATH: '/nonexistent' })).toBe(false);
+    expect(isOnPath('sh', {})).toBe(false);
   });
 
   it('runs apt-get directly as root', async () => {
