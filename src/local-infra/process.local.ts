@@ -100,7 +100,7 @@ export function runCommandStreaming(
       let pending = '';
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
-        const lines = (pending + chunk).split('\n');
+        const lines = (pending + chunk).split(/\r\n|\r|\n/);
         pending = lines.pop() ?? '';
         for (const line of lines.map((entry) => entry.trimEnd()).filter((entry) => entry !== '')) {
           tail.push(line);
