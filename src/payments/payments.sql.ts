@@ -57,21 +57,33 @@ export interface ChargeSettlement {
 }
 
 /**
- * Writes the provider's answer onto a pending charge. Only a pending row changes, so an answer
- * that comes back after a refund already cancelled the row does not overwrite it. Returns
- * whether the row changed.
+ * Writes the providers' answers onto pending charges, in one statement. Only a pending row changes,
+ * so an answer that comes back after a refund already cancelled the row does not overwrite it.
+ * Returns how many rows changed.
  */
-export async function settleCharge(
+export async function settleCharges(
   client: Client,
-  idempotencyKey: string,
-  settlement: ChargeSettlement,
-): Promise<boolean> {
-  const result = await client.query(
-    `UPDATE payments SET status = $2, provider_ref = $3, failure_reason = $4, updated_at = now()
-      WHERE idempotency_key = $1 AND kind = 'charge' AND status = 'pending'`,
-    [idempotencyKey, settlement.status, settlement.providerRef, settlement.failureReason],
-  );
-  return result.rowCount === 1;
+  charges: ReadonlyArray<{ idempotencyKey: string; settlement: ChargeSettlement }>,
+): Promise<number> {
+  if (charges.length === 0) return 0;
+  const result = await client.query({
+    name: 'payments-settle-charges',
+    text: `UPDATE payments p
+              SET status = s.status, provider_ref = s.provider_ref, failure_reason = s.failure_reason, updated_at = now()
+             FROM jsonb_to_recordset($1::jsonb) AS s(idempotency_key text, status text, provider_ref text, failure_reason text)
+            WHERE p.idempotency_key = s.idempotency_key AND p.kind = 'charge' AND p.status = 'pending'`,
+    values: [
+      JSON.stringify(
+        charges.map((c) => ({
+          idempotency_key: c.idempotencyKey,
+          status: c.settlement.status,
+          provider_ref: c.settlement.providerRef,
+          failure_reason: c.settlement.failureReason,
+        })),
+      ),
+    ],
+  });
+  return result.rowCount ?? 0;
 }
 
 /** A refund asked while its charge was still unanswered: that charge will never count as paid. */

@@ -9,7 +9,13 @@ import type { Logger } from '../platform/logger.ts';
 import { answer, type Message } from '../../queues/message.ts';
 import type { paymentMessages } from '../../queues/queues.ts';
 import { alreadyHandled } from '../messaging/outbox.sql.ts';
-import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import {
+  handleBatch,
+  type BatchEffect,
+  type HandleOnceDeps,
+  type ModuleRuntime,
+  type Work,
+} from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import {
   ProviderTransientError,
@@ -24,7 +30,7 @@ import {
   beginCharge,
   recordRefund,
   refundKeyOf,
-  settleCharge,
+  settleCharges as settleChargeRows,
   type ChargeSettlement,
 } from './payments.sql.ts';
 
@@ -87,14 +93,32 @@ async function prepareCharge(deps: PaymentsDeps, message: Message, job: Job): Pr
   if (outcome.status === 'timeout') {
     deps.logger.warn({ orderId: message.orderId, attempt: job.attemptsMade + 1 }, 'payment.charge: attempts exhausted');
   }
-  return {
+  const work: Work = {
     message,
-    effect: async (client) => {
-      await settleCharge(client, idempotencyKey, settlementOf(outcome));
-      return [chargeAnswer(message, outcome)];
-    },
+    effect: (client) => settleCharges.apply(client, [work]),
+    batch: settleCharges,
+    prepared: { idempotencyKey, outcome } satisfies PreparedCharge,
   };
+  return work;
 }
+
+interface PreparedCharge {
+  idempotencyKey: string;
+  outcome: ChargeOutcome;
+}
+
+/** The provider's answers of a batch's charges, written in one statement, each answering its order. */
+const settleCharges: BatchEffect = {
+  name: 'payment.charge',
+  async apply(client, works) {
+    const prepared = works.map((w) => ({ message: w.message, ...(w.prepared as PreparedCharge) }));
+    await settleChargeRows(
+      client,
+      prepared.map((p) => ({ idempotencyKey: p.idempotencyKey, settlement: settlementOf(p.outcome) })),
+    );
+    return prepared.map((p) => chargeAnswer(p.message, p.outcome));
+  },
+};
 
 /**
  * Asks the provider once. A retry first asks what the provider recorded, since the previous

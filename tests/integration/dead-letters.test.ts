@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, redriveDeadLetters } from '../../src/messaging/dead-letters.ts';
-import { startTestEngine, type TestEngine } from '../support/engine.ts';
+import { waitUntilFinal } from '../../chaos/invariants.ts';
+import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { messageFor, until } from '../support/harness.ts';
 
 let engine: TestEngine;
@@ -31,7 +32,17 @@ describe('dead letters', () => {
   });
 
   it('redrives a dead letter onto its queue, where it is processed once', async () => {
-    const orderId = randomUUID();
+    // An order refused for want of stock: its release (the dead letter) frees nothing, and its
+    // answer finds the order final, which ignores it.
+    const product = await freshProduct(engine.core, 0);
+    const placed = await postJson(`${engine.url}/api/v1/orders`, {
+      user_id: 'redrive-user',
+      currency: 'USD',
+      items: [{ product_id: product, quantity: 1 }],
+      shipping_address: address,
+    });
+    const orderId = placed.body.id as string;
+    expect(await waitUntilFinal(engine.core.pool, [orderId], 15_000)).toEqual([]);
     const message = messageFor(orderId, 'inventory.release');
     const inserted = await engine.core.pool.query<{ id: string }>(
       `INSERT INTO dead_letters (queue, job_id, message_id, data, error, attempts)
@@ -49,6 +60,8 @@ describe('dead letters', () => {
     });
     const group = await engine.core.pool.query(`SELECT status FROM reservation_groups WHERE order_id = $1`, [orderId]);
     expect(group.rows).toEqual([{ status: 'released' }]);
+    const order = await engine.core.pool.query(`SELECT status FROM orders WHERE id = $1`, [orderId]);
+    expect(order.rows).toEqual([{ status: 'rejected' }]);
     expect((await listDeadLetters(engine.core.pool)).some((d) => d.id === id)).toBe(false);
   });
 });
