@@ -3,6 +3,7 @@
 // answers 404 exactly like one that does not exist.
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { forceCancelRecorder } from '../audit/audit.actions.ts';
 import { placeOrder, readOrder, requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
 import { listOrders, orderHistory } from '../orders/order.queries.ts';
 import { sleep } from '../platform/db.ts';
@@ -237,7 +238,17 @@ function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): 
   const cancel = (reason: 'cancelled_by_customer' | 'cancelled_by_operator') => async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (reason === 'cancelled_by_customer' && (await ownOrder(deps, res, id)) === undefined) return;
-    const cancelled = await requestCancel(deps, id, correlationIdOf(req), reason);
+    const correlationId = correlationIdOf(req);
+    // An operator's cancel is audited in the cancel's own transaction, refused or not.
+    const given = (req.body as { reason?: unknown } | undefined)?.reason;
+    const audit =
+      reason === 'cancelled_by_operator'
+        ? forceCancelRecorder(principalOf(res), id, correlationId, {
+            via: 'api',
+            ...(typeof given === 'string' ? { reason: given } : {}),
+          })
+        : undefined;
+    const cancelled = await requestCancel(deps, id, correlationId, reason, audit);
     if (!cancelled.ok) return sendError(res, cancelled.error);
     const waited = await waiter.wait(id, preferredWaitMs(req, deps.waitSecondsMax), (o) => ended.has(o.status));
     res.status(202).json(orderView(waited ?? cancelled.value));
