@@ -21,12 +21,15 @@ export interface OutboxFact {
 
 const messagesOf = `message_id >= $1 || '.' AND message_id < $1 || '/'`;
 
-/** Every outbox row of the given orders (still kept: delivered rows are pruned after retention). */
+/**
+ * Every outbox row of the order (still kept: delivered rows are pruned after retention), oldest
+ * first by the table's bigint id, not the text `id` the rows carry out.
+ */
 export async function outboxOf(pool: Pool, orderId: string): Promise<OutboxFact[]> {
   const result = await pool.query<OutboxFact>(
     `SELECT id::text, message_id, destination, type, created_at, due_at, dispatched_at, processed_at, parked_at,
             attempts, last_error
-       FROM outbox WHERE ${messagesOf} ORDER BY id LIMIT 500`,
+       FROM outbox WHERE ${messagesOf} ORDER BY outbox.id LIMIT 500`,
     [orderId],
   );
   return result.rows;
@@ -65,7 +68,7 @@ export interface DeadLetterFact {
 export async function deadLettersOf(pool: Pool, orderId: string): Promise<DeadLetterFact[]> {
   const result = await pool.query<DeadLetterFact>(
     `SELECT id::text, queue, job_id, message_id, error, attempts, created_at
-       FROM dead_letters WHERE ${messagesOf} ORDER BY id LIMIT 100`,
+       FROM dead_letters WHERE ${messagesOf} ORDER BY dead_letters.id LIMIT 100`,
     [orderId],
   );
   return result.rows;

@@ -72,7 +72,10 @@ export interface AuditPage {
   next: string | null;
 }
 
-/** Newest first; every filter is optional and they combine with AND. */
+/**
+ * Newest first; every filter is optional and they combine with AND. The order is by the table's
+ * bigint id (the output column `id` is text: ordering by it would put 9 after 10).
+ */
 export async function listAudit(db: Queryable, filter: AuditFilter): Promise<AuditPage> {
   const result = await db.query<AuditRow>(
     `SELECT id::text, at, actor, actor_role, action, order_id::text, product_id, target, outcome, detail, correlation_id
@@ -85,7 +88,7 @@ export async function listAudit(db: Queryable, filter: AuditFilter): Promise<Aud
         AND ($6::timestamptz IS NULL OR at >= $6)
         AND ($7::timestamptz IS NULL OR at < $7)
         AND ($8::bigint IS NULL OR id < $8)
-      ORDER BY id DESC
+      ORDER BY audit_log.id DESC
       LIMIT $9`,
     [
       filter.actor ?? null,
