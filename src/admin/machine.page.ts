@@ -28,10 +28,11 @@ const orderPanel = `<section id="order" aria-label="Order" hidden>
     <h3>Kafka events <small>(from the outbox; delivered rows are pruned after their retention)</small></h3>
     <table id="events"><thead><tr><th>type</th><th>topic</th><th>written</th><th>published</th>
       <th>attempts</th><th>last error</th></tr></thead><tbody></tbody></table>
-    <h3>Dead letters</h3><ul id="dead-letters"></ul>
+    <h3>Dead letters</h3><ul id="dead-letters"></ul><p id="dead-letters-none" hidden>None.</p>
     <h3>Audit <small>(operator actions on this order)</small></h3>
     <table id="order-audit"><thead><tr><th>time</th><th>who</th><th>action</th><th>outcome</th><th>detail</th></tr>
       </thead><tbody></tbody></table>
+    <p id="order-audit-none" hidden>No operator has acted on this order.</p>
   </section>`;
 
 export function machinePage(svg: string, stuckAfterMs: number, principal: Principal | undefined): string {

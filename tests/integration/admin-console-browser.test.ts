@@ -118,7 +118,7 @@ describe('the console in a real browser (offline)', () => {
     await charge.locator('td', { hasText: /of 50$/ }).waitFor({ timeout: 15_000 });
     await expect.poll(() => charge.locator('td.error-text').textContent(), { timeout: 15_000 }).not.toBe('');
     expect(await page.locator('#events tbody tr[data-type="order.created"]').count()).toBe(1);
-    await page.screenshot({ path: `${screenshots}console-order.png`, fullPage: true });
+    await page.locator('#order').screenshot({ path: `${screenshots}console-order.png` });
     await Promise.all([page.waitForURL(/\/admin\/queues\/queue\/payments\//), charge.locator('a.board-link').click()]);
     await page.getByText(`${orders.stuck}.payment.charge`).first().waitFor({ timeout: 15_000 });
   });

@@ -160,6 +160,7 @@ function renderWaiting(waiting) {
       );
     }),
   );
+  document.getElementById('waiting').hidden = waiting.length === 0;
   document.getElementById('waiting-none').hidden = waiting.length > 0;
 }
 
@@ -205,7 +206,10 @@ function renderOrder(timeline) {
         text('li', `${d.queue} ${d.job_id}: ${d.error} after ${d.attempts} attempt(s)`),
       ),
     );
-  document.querySelector('#order-audit tbody').replaceChildren(...timeline.audit.map(auditRow));
+  document.getElementById('dead-letters-none').hidden = timeline.dead_letters.length > 0;
+  document.querySelector('#order-audit tbody').replaceChildren(...timeline.audit.map((entry) => auditRow(entry)));
+  document.getElementById('order-audit').hidden = timeline.audit.length === 0;
+  document.getElementById('order-audit-none').hidden = timeline.audit.length > 0;
   highlightPath(timeline);
 }
 

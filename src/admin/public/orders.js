@@ -47,6 +47,7 @@ async function load() {
       return;
     }
     document.querySelector('#orders tbody').replaceChildren(...page.orders.map(orderRow));
+    document.getElementById('orders').hidden = page.orders.length === 0;
     document.getElementById('orders-none').hidden = page.orders.length > 0;
     const next = document.getElementById('next-page');
     next.hidden = page.next_cursor === null;
