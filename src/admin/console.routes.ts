@@ -5,8 +5,8 @@
 import { Router, type RequestHandler } from 'express';
 import { decodeCursor, encodeCursor, entryId, micros, uuid } from '../api/cursor.ts';
 import { sendError } from '../api/errors.ts';
+import { orderView } from '../api/order.view.ts';
 import { listAudit } from '../audit/audit.sql.ts';
-import { formatAmount } from '../domain/money.ts';
 import { listDeadLetters } from '../messaging/dead-letters.ts';
 import { inFlightByState, listOrders, stuckOrders } from '../orders/order.queries.ts';
 import type { OrderRow } from '../orders/order.sql.ts';
@@ -39,18 +39,12 @@ const overviewListedMax = 20;
 const badCursor = { code: 'validation_failed', field: 'cursor', message: 'not a cursor of this list' } as const;
 
 function listItem(order: OrderRow, nowMs: number): OrderListItem {
+  const { id, status, state, failure_reason, user_id, currency, total, created_at, updated_at, finalized_at } =
+    orderView(order);
+  const inStateSeconds = Math.max(0, (nowMs - order.updated_at.getTime()) / 1_000);
   return {
-    id: order.id,
-    status: order.status,
-    state: order.state,
-    failure_reason: order.failure_reason,
-    user_id: order.user_id,
-    currency: order.currency,
-    total: formatAmount(order.total, order.currency),
-    created_at: order.created_at.toISOString(),
-    updated_at: order.updated_at.toISOString(),
-    finalized_at: iso(order.finalized_at),
-    in_state_seconds: Math.max(0, (nowMs - order.updated_at.getTime()) / 1_000),
+    ...{ id, status, state, failure_reason, user_id, currency, total, created_at, updated_at, finalized_at },
+    in_state_seconds: inStateSeconds,
   };
 }
 

@@ -3,6 +3,7 @@
 // wrote), the messages it still waits for with their jobs, its Kafka events, its dead letters and
 // the operator actions taken on it. Composed from the orders, messaging and audit modules' reads.
 import { listAudit, type AuditRow } from '../audit/audit.sql.ts';
+import { orderView } from '../api/order.view.ts';
 import { formatAmount } from '../domain/money.ts';
 import { readOrder, type OrderRow } from '../orders/order.sql.ts';
 import { restore } from '../orders/order.step.ts';
@@ -92,26 +93,14 @@ export function auditView(row: AuditRow): AuditEntryView {
   return { ...row, at: row.at.toISOString() };
 }
 
+/** The order as the REST API shows it, with unit prices formatted, its correlation id, and whether it takes a cancel. */
 function orderFacts(order: OrderRow): TimelineResponse['order'] {
-  const money = (amount: string) => formatAmount(amount, order.currency);
+  const { items, shipping_address: shippingAddress, ...view } = orderView(order);
   return {
-    id: order.id,
-    status: order.status,
-    state: order.state,
-    failure_reason: order.failure_reason,
-    user_id: order.user_id,
-    currency: order.currency,
-    items: order.items.map((i) => ({ ...i, unit_price: money(i.unit_price) })),
-    subtotal: money(order.subtotal),
-    discount: money(order.discount),
-    total: money(order.total),
-    coupon_code: order.coupon_code,
-    shipping_address: (order.shipping_address ?? {}) as Record<string, unknown>,
+    ...view,
+    items: items.map((i) => ({ ...i, unit_price: formatAmount(i.unit_price, order.currency) })),
+    shipping_address: (shippingAddress ?? {}) as Record<string, unknown>,
     correlation_id: order.correlation_id,
-    version: order.version,
-    created_at: order.created_at.toISOString(),
-    updated_at: order.updated_at.toISOString(),
-    finalized_at: iso(order.finalized_at),
     cancellable: restore(order.snapshot).can({ type: 'order.cancel' }),
   };
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditPageSchema } from '../../src/admin/console.schemas.ts';
 import { readOrder } from '../../src/orders/order.sql.ts';
 import { signToken, type Role } from '../../src/platform/auth.ts';
-import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
+import { address, freshProduct, getJson, placeOne, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { messageFor, until } from '../support/harness.ts';
 
 let engine: TestEngine;
@@ -47,14 +47,7 @@ async function send(method: string, path: string, role: Role, body?: unknown) {
 }
 
 async function stuckOrder(): Promise<string> {
-  const product = await freshProduct(engine.core, 5);
-  const res = await postJson(`${engine.url}/api/v1/orders`, {
-    user_id: `test_timeout_${run}`,
-    currency: 'USD',
-    items: [{ product_id: product, quantity: 1 }],
-    shipping_address: address,
-  });
-  const id = res.body.id as string;
+  const id = await placeOne(engine, `test_timeout_${run}`, 0);
   await until(async () => ((await readOrder(engine.core.pool, id))?.state === 'charging' ? true : undefined));
   return id;
 }

@@ -10,7 +10,7 @@ import { readOrder } from '../../src/orders/order.sql.ts';
 import { signToken } from '../../src/platform/auth.ts';
 import { launchOfflineBrowser, screenshots, type OfflineBrowser } from '../support/browser.ts';
 import { freshDatabase } from '../support/database.ts';
-import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
+import { placeOne, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { until } from '../support/harness.ts';
 
 let engine: TestEngine;
@@ -32,11 +32,11 @@ beforeAll(async () => {
   });
   browser = await launchOfflineBrowser();
   ({ page } = await browser.newPage());
-  orders.first = await place(alice, 15, `corr-${run}`);
-  orders.second = await place(alice, 15);
-  orders.declined = await place(`test_decline_${run}`, 15);
-  orders.stuck = await place(`test_timeout_${run}`, 0);
-  orders.other = await place(`test_timeout_other_${run}`, 0);
+  orders.first = await placeOne(engine, alice, 15, `corr-${run}`);
+  orders.second = await placeOne(engine, alice, 15);
+  orders.declined = await placeOne(engine, `test_decline_${run}`, 15);
+  orders.stuck = await placeOne(engine, `test_timeout_${run}`, 0);
+  orders.other = await placeOne(engine, `test_timeout_other_${run}`, 0);
   for (const id of [orders.stuck, orders.other])
     await until(async () => ((await readOrder(engine.core.pool, id))?.state === 'charging' ? true : undefined));
 }, 120_000);
@@ -44,17 +44,6 @@ afterAll(async () => {
   await browser?.close();
   await engine?.close();
 });
-
-async function place(userId: string, waitSeconds: number, correlationId?: string): Promise<string> {
-  const product = await freshProduct(engine.core, 5);
-  const res = await postJson(
-    `${engine.url}/api/v1/orders`,
-    { user_id: userId, currency: 'USD', items: [{ product_id: product, quantity: 1 }], shipping_address: address },
-    { Prefer: `wait=${waitSeconds}`, ...(correlationId === undefined ? {} : { 'X-Correlation-Id': correlationId }) },
-  );
-  expect(res.status).toBeLessThan(300);
-  return res.body.id as string;
-}
 
 async function logIn(on: Page, userId: string, role: 'admin' | 'viewer'): Promise<void> {
   const token = await signToken(engine.core.config, { userId, role, ttlSeconds: 600 });

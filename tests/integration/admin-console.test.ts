@@ -12,7 +12,7 @@ import { orderListResponseSchema, overviewResponseSchema } from '../../src/admin
 import { machineGraph } from '../../src/admin/machine.graph.ts';
 import { readOrder } from '../../src/orders/order.sql.ts';
 import { signToken } from '../../src/platform/auth.ts';
-import { address, freshProduct, getJson, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
+import { getJson, placeOne, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { freshDatabase } from '../support/database.ts';
 import { messageFor, until } from '../support/harness.ts';
 
@@ -43,22 +43,11 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function place(userId: string, waitSeconds: number, correlationId?: string): Promise<string> {
-  const product = await freshProduct(engine.core, 5);
-  const res = await postJson(
-    `${engine.url}/api/v1/orders`,
-    { user_id: userId, currency: 'USD', items: [{ product_id: product, quantity: 1 }], shipping_address: address },
-    { Prefer: `wait=${waitSeconds}`, ...(correlationId === undefined ? {} : { 'X-Correlation-Id': correlationId }) },
-  );
-  expect(res.status).toBeLessThan(300);
-  return res.body.id as string;
-}
-
 const list = async (query: string) => getJson(`${engine.url}/api/v1/admin/orders?${query}`);
 
 describe('the fleet', () => {
   it('holds one order in charging and shows 0 in every other state', async () => {
-    placed.stuck = await place(`test_timeout_${run}`, 0, `corr-stuck-${run}`);
+    placed.stuck = await placeOne(engine, `test_timeout_${run}`, 0, `corr-stuck-${run}`);
     await until(async () =>
       (await readOrder(engine.core.pool, placed.stuck))?.state === 'charging' ? true : undefined,
     );
@@ -85,9 +74,9 @@ describe('the fleet', () => {
 
 describe('the orders list', () => {
   beforeAll(async () => {
-    placed.first = await place(alice, 15, `corr-first-${run}`);
-    placed.second = await place(alice, 15);
-    placed.declined = await place(`test_decline_${run}`, 15);
+    placed.first = await placeOne(engine, alice, 15, `corr-first-${run}`);
+    placed.second = await placeOne(engine, alice, 15);
+    placed.declined = await placeOne(engine, `test_decline_${run}`, 15);
   });
 
   it('lists every order newest first, with state, age in state and total', async () => {

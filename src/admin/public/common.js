@@ -79,6 +79,39 @@ export function fillForm(form, parameters) {
   }
 }
 
+/**
+ * A list page: fetches one page of `api` with the page's own query (the form shows it), renders
+ * its rows into table `tableId` (hidden when empty, `<tableId>-none` shown instead), points the
+ * next-page link at the following cursor, and shows a 400's field and message in #list-problem.
+ * `accept(page)` may take the page over (return true) before anything is rendered.
+ */
+export async function loadListPage({ api, pagePath, tableId, rowsOf, rowOf, accept = () => false }) {
+  const parameters = givenParameters();
+  fillForm(document.getElementById('filters'), parameters);
+  const problem = document.getElementById('list-problem');
+  try {
+    const page = await getJson(`${api}?${parameters}`);
+    if (accept(page, parameters)) return;
+    const rows = rowsOf(page);
+    document.querySelector(`#${tableId} tbody`).replaceChildren(...rows.map((r) => rowOf(r)));
+    document.getElementById(tableId).hidden = rows.length === 0;
+    document.getElementById(`${tableId}-none`).hidden = rows.length > 0;
+    const next = document.getElementById('next-page');
+    next.hidden = page.next_cursor === null;
+    if (page.next_cursor !== null) {
+      const following = new URLSearchParams(parameters);
+      following.set('cursor', page.next_cursor);
+      next.href = `${pagePath}?${following}`;
+    }
+    problem.hidden = true;
+    showStatus(null);
+  } catch (error) {
+    problem.textContent = error.message;
+    problem.hidden = false;
+    showStatus(error);
+  }
+}
+
 /** A viewer sees every page but acts on nothing. */
 export const isViewer = () => document.body.dataset.role === 'viewer';
 

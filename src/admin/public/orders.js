@@ -2,22 +2,9 @@
 // GET /api/v1/admin/orders, and a link to the next page by its cursor. A search for an order id
 // that finds that order opens its view. A bad filter shows the API's 400, naming the field.
 /* global document, window, URLSearchParams */
-import {
-  cell,
-  duration,
-  fillForm,
-  getJson,
-  givenParameters,
-  link,
-  orderHref,
-  row,
-  showStatus,
-  text,
-  utc,
-} from './common.js';
+import { cell, duration, link, loadListPage, orderHref, row, text, utc } from './common.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const parameters = givenParameters();
 
 function orderRow(order) {
   const status = text('span', order.status, 'badge');
@@ -37,34 +24,21 @@ function orderRow(order) {
   );
 }
 
-async function load() {
-  const problem = document.getElementById('list-problem');
-  try {
-    const page = await getJson(`/api/v1/admin/orders?${parameters}`);
-    const q = parameters.get('q');
-    if (q && uuid.test(q) && page.orders.length === 1 && page.orders[0].id === q.toLowerCase()) {
-      window.location.replace(orderHref(q.toLowerCase()));
-      return;
-    }
-    document.querySelector('#orders tbody').replaceChildren(...page.orders.map(orderRow));
-    document.getElementById('orders').hidden = page.orders.length === 0;
-    document.getElementById('orders-none').hidden = page.orders.length > 0;
-    const next = document.getElementById('next-page');
-    next.hidden = page.next_cursor === null;
-    if (page.next_cursor !== null) {
-      const following = new URLSearchParams(parameters);
-      following.set('cursor', page.next_cursor);
-      next.href = `/admin/orders?${following}`;
-    }
-    problem.hidden = true;
-    showStatus(null);
-  } catch (error) {
-    problem.textContent = error.message;
-    problem.hidden = false;
-    showStatus(error);
-  }
+/** A search for an order id that finds that order opens its view. */
+function openFoundOrder(page, parameters) {
+  const q = parameters.get('q');
+  const found = q && uuid.test(q) && page.orders.length === 1 && page.orders[0].id === q.toLowerCase();
+  if (found) window.location.replace(orderHref(q.toLowerCase()));
+  return found;
 }
 
-fillForm(document.getElementById('filters'), parameters);
-if (parameters.has('q')) document.getElementById('search-q').value = parameters.get('q');
-void load();
+const given = new URLSearchParams(window.location.search).get('q');
+if (given) document.getElementById('search-q').value = given;
+void loadListPage({
+  api: '/api/v1/admin/orders',
+  pagePath: '/admin/orders',
+  tableId: 'orders',
+  rowsOf: (page) => page.orders,
+  rowOf: orderRow,
+  accept: openFoundOrder,
+});
