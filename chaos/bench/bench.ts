@@ -10,7 +10,8 @@ import { signToken } from '../../src/platform/auth.ts';
 import { freshDatabase, maintenanceUrl, median, wipeableBenchDatabaseUrl } from './bench-support.ts';
 import { ensureTopic, startPrivateRedis } from './bench-infra.ts';
 import { Monitor, StatsReader } from './counters.ts';
-import { stopChildrenOnSignal } from './engine-processes.ts';
+import { engineLayouts, stopChildrenOnSignal, type EngineLayout } from './engine-processes.ts';
+import { customerIds } from './load.ts';
 import {
   baselineSaturation,
   engineHot,
@@ -21,8 +22,10 @@ import {
 } from './phases.ts';
 import { perOrder, renderTables, say, startProgress, writeResults, type PairResult } from './report.ts';
 
-const usage = `usage: npm run bench -- [--quick] [--pairs N] [--clients N] [--products N] [--seconds S]
-       [--latency-seconds S] [--warmup-seconds S] [--no-hot] [--hot] [--port P] [--seed N]`;
+const usage = `usage: npm run bench -- [--quick] [--engine one-process|per-role] [--pairs N] [--clients N]
+       [--products N] [--seconds S] [--latency-seconds S] [--warmup-seconds S] [--no-hot] [--hot] [--port P] [--seed N]
+  --engine: how the engine runs, as \`npm run up\` (one-process) or \`npm run supervise\` (per-role) runs it;
+            a full run does both, a quick run one-process unless told`;
 
 /** A wrong command line: one line and exit 64, no stack. */
 class UsageError extends Error {}
@@ -33,6 +36,7 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
       args: argv,
       options: {
         quick: { type: 'boolean', default: false },
+        engine: { type: 'string' },
         pairs: { type: 'string' },
         clients: { type: 'string', default: '50' },
         products: { type: 'string', default: '50' },
@@ -57,6 +61,12 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const engine = values.engine;
+  if (engine !== undefined && !(engineLayouts as readonly string[]).includes(engine)) {
+    throw new UsageError(`--engine must be one of ${engineLayouts.join(', ')}`);
+  }
+  const engines: EngineLayout[] =
+    engine !== undefined ? [engine as EngineLayout] : quick ? ['one-process'] : [...engineLayouts];
   const number = (name: string, text: string | undefined, fallback: number) => {
     const value = text === undefined ? fallback : Number(text);
     if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number`);
@@ -78,27 +88,40 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
     hot: values['no-hot'] === true ? false : (values.hot ?? !quick),
     seed: Math.round(number('seed', values.seed, 42)),
     port: Math.round(number('port', values.port, 3190)),
+    engines,
   };
 }
 
-async function run(context: BenchContext): Promise<{ phases: PhaseResult[]; pairs: PairResult[] }> {
+/** Each layout's pairs (engine, then the baseline), then its hot-product phases. */
+async function run(contexts: BenchContext[]): Promise<{ phases: PhaseResult[]; pairs: PairResult[] }> {
   const phases: PhaseResult[] = [];
   const pairs: PairResult[] = [];
-  for (let pair = 1; pair <= context.settings.pairs; pair++) {
-    const enginePhases = await enginePair(context, pair);
-    const engine = enginePhases[0]!;
-    phases.push(...enginePhases);
-    say(`pair ${pair}: baseline`);
-    const baseline = await baselineSaturation(context, `baseline saturation #${pair}`, false);
-    phases.push(baseline);
-    const ratio = (engine.orders_per_second ?? 0) / (baseline.orders_per_second ?? Number.NaN);
-    pairs.push({ pair, engine: engine.orders_per_second ?? 0, baseline: baseline.orders_per_second ?? 0, ratio });
-    say(`pair ${pair}: baseline ${baseline.orders_per_second?.toFixed(1)} orders/s, ratio ${ratio.toFixed(3)}`);
-  }
-  if (context.settings.hot) {
-    phases.push(...(await engineHot(context)));
-    say('hot products: baseline');
-    phases.push(await baselineSaturation(context, 'baseline hot', true));
+  for (const context of contexts) {
+    const { layout } = context;
+    for (let pair = 1; pair <= context.settings.pairs; pair++) {
+      const enginePhases = await enginePair(context, pair);
+      const engine = enginePhases[0]!;
+      phases.push(...enginePhases);
+      say(`${layout} pair ${pair}: baseline`);
+      const baseline = await baselineSaturation(context, `baseline saturation #${pair} (${layout} pair)`, false);
+      phases.push(baseline);
+      const ratio = (engine.orders_per_second ?? 0) / (baseline.orders_per_second ?? Number.NaN);
+      pairs.push({
+        layout,
+        pair,
+        engine: engine.orders_per_second ?? 0,
+        baseline: baseline.orders_per_second ?? 0,
+        ratio,
+      });
+      say(
+        `${layout} pair ${pair}: baseline ${baseline.orders_per_second?.toFixed(1)} orders/s, ratio ${ratio.toFixed(3)}`,
+      );
+    }
+    if (context.settings.hot) {
+      phases.push(...(await engineHot(context)));
+      say(`${layout} hot products: baseline`);
+      phases.push(await baselineSaturation(context, `baseline hot (${layout})`, true));
+    }
   }
   return { phases, pairs };
 }
@@ -118,6 +141,8 @@ function problemsOf(phases: PhaseResult[]): string[] {
 
 /** The settings every engine process of the run gets. */
 function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl: string): Record<string, string> {
+  // The engine's own defaults otherwise, rate limits included: the bench's customers order as a
+  // checkout's would, each with a token of its own, and must stay under every limit.
   return {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
@@ -131,11 +156,6 @@ function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl
     LOG_LEVEL: 'info',
     REDLOCK_ENABLED: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    // Per-caller rate limits (where the API has them) would throttle one admin token placing
-    // hundreds of orders a second: the limiter still runs, with a ceiling the bench cannot reach.
-    RATE_LIMIT_ORDERS_MAX: '10000000',
-    RATE_LIMIT_API_MAX: '10000000',
-    RATE_LIMIT_IP_MAX: '10000000',
   };
 }
 
@@ -147,7 +167,13 @@ function report(
   loadAtStart: number[],
 ) {
   const { phases, pairs } = result;
-  const ratio = median(pairs.map((p) => p.ratio));
+  const ratios = Object.fromEntries(
+    context.settings.engines.map((layout) => [
+      layout,
+      median(pairs.filter((p) => p.layout === layout).map((p) => p.ratio)),
+    ]),
+  );
+  const ratio = ratios[context.settings.engines[0]!] ?? Number.NaN;
   const problems = problemsOf(phases);
   const path = writeResults({
     started_at: new Date(runStartedAt).toISOString(),
@@ -159,13 +185,14 @@ function report(
     topic: context.topic,
     pg_pool_size_max: context.poolSizeMax,
     pairs,
-    ratio_median: ratio,
+    ratio_median: ratios,
     phases: phases.map((phase) => ({ ...phase, per_order: perOrder(phase) })),
     problems,
   });
   process.stdout.write(`${renderTables(phases, pairs)}\n\n`);
   for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
   process.stdout.write(`results: ${path} (${((Date.now() - runStartedAt) / 1_000).toFixed(0)} s)\n`);
+  for (const [layout, r] of Object.entries(ratios)) process.stdout.write(`ratio ${layout} ${r.toFixed(3)}\n`);
   process.stdout.write(`ratio ${ratio.toFixed(3)}\n`);
   return problems.length === 0 ? 0 : 1;
 }
@@ -191,8 +218,11 @@ async function main(): Promise<number> {
     const engineEnv = engineEnvFor(settings.port, databaseUrl, topic, redis.url);
     const config = loadConfig({ ...process.env, ...engineEnv });
     await ensureTopic(config.KAFKA_BROKERS, topic);
-    // An admin token orders on behalf of the bench's customers, whether or not the API checks tokens yet.
-    const token = await signToken(config, { userId: 'bench-admin', role: 'admin', ttlSeconds: 6 * 3_600 });
+    // Each customer orders with a token of its own, as a checkout would.
+    const customerTokens = new Map<string, string>();
+    for (const userId of customerIds(settings.clients)) {
+      customerTokens.set(userId, await signToken(config, { userId, role: 'customer', ttlSeconds: 6 * 3_600 }));
+    }
     const monitor = await Monitor.connect(databaseUrl);
     closers.unshift(() => monitor.client.end());
     const stats = await StatsReader.connect(maintenanceUrl(databaseUrl), database);
@@ -200,12 +230,13 @@ async function main(): Promise<number> {
     if (!(await stats.statementsAvailable())) {
       say('pg_stat_statements is not loaded by this server: statements per order are not counted');
     }
-    const context: BenchContext = {
+    const base = {
       settings,
       runTag: `r${randomUUID().slice(0, 6)}`,
       topic,
       apiUrl: `http://127.0.0.1:${settings.port}`,
-      token,
+      customerTokens,
+      metricsPortBase: settings.port + 1,
       poolSizeMax: config.PG_POOL_SIZE_MAX,
       databaseUrl,
       engineEnv,
@@ -214,9 +245,10 @@ async function main(): Promise<number> {
       redis: { client: redis.client, pid: redis.pid },
       say,
     };
-    const result = await run(context);
+    const contexts: BenchContext[] = settings.engines.map((layout) => ({ ...base, layout }));
+    const result = await run(contexts);
     stopProgress();
-    return report(context, result, runStartedAt, loadAtStart);
+    return report(contexts[0]!, result, runStartedAt, loadAtStart);
   } finally {
     stopProgress();
     for (const close of closers) await close().catch(() => undefined);

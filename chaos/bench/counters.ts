@@ -146,7 +146,7 @@ export function databaseDelta(
     top = deltas
       .filter((d) => d.calls > 0)
       .sort((a, b) => b.total_ms - a.total_ms)
-      .slice(0, 8);
+      .slice(0, 40);
   }
   return {
     transactions: commits + rollbacks,

@@ -1,25 +1,30 @@
-// The engine's client in the bench: POST /api/v1/orders with an admin Bearer token, ordering on
-// behalf of the bench's customers (with or without `Prefer: wait`).
-import type { BenchContext } from './phases.ts';
+// The engine's client in the bench, as a checkout calls it: POST /api/v1/orders with the customer's
+// own Bearer token, a new Idempotency-Key per order, and (for saturation) `Prefer: wait`.
+import { randomUUID } from 'node:crypto';
 import { orderShape, type Placer, type ProductPicker } from './load.ts';
+
+export interface EngineClient {
+  apiUrl: string;
+  /** Each customer's own token. */
+  customerTokens: ReadonlyMap<string, string>;
+}
 
 // The seed document's address shape, as the API takes it.
 const shippingAddress = { street: '1 Road', city: 'Town', state: 'CA', postal_code: '94105', country: 'US' };
 
-/** POST /api/v1/orders as an admin ordering for a customer; with waitSeconds > 0, `Prefer: wait`. */
-export function httpPlacer(
-  context: Pick<BenchContext, 'apiUrl' | 'token'>,
-  pick: ProductPicker,
-  waitSeconds: number,
-): Placer {
+/** POST /api/v1/orders as the order's customer; with waitSeconds > 0, `Prefer: wait`. */
+export function httpPlacer(client: EngineClient, pick: ProductPicker, waitSeconds: number): Placer {
   return async (n) => {
-    const order = orderShape(n, pick);
+    const order = orderShape(n, pick, client.customerTokens.size);
+    const token = client.customerTokens.get(order.userId);
+    if (token === undefined) throw new Error(`no token for ${order.userId}`);
     const post = (address: typeof shippingAddress) =>
-      fetch(`${context.apiUrl}/api/v1/orders`, {
+      fetch(`${client.apiUrl}/api/v1/orders`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${context.token}`,
+          authorization: `Bearer ${token}`,
+          'Idempotency-Key': randomUUID(),
           ...(waitSeconds > 0 ? { Prefer: `wait=${waitSeconds}` } : {}),
         },
         body: JSON.stringify({

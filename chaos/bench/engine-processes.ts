@@ -4,35 +4,55 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { defaultRoles } from '../../src/main/supervisor.ts';
 import { pollUntil } from './bench-support.ts';
 
 export interface RoleSpec {
   role: string;
   entry: string;
   args: string[];
+  env: Record<string, string>;
   /** The `msg` of the log line that says the role is running; null: wait for the API's /ready. */
   readyMessage: string | null;
+  /** Where its metrics are served, beside the API's own /metrics (null: none, or the API's). */
+  metricsPort: number | null;
 }
 
-const worker = (role: string): RoleSpec => ({
-  role,
-  entry: 'src/main/worker.main.ts',
-  args: ['--only', role],
-  readyMessage: 'workers running',
-});
+/** The two ways the engine runs: `npm run up` (one process) and `npm run supervise` (a process per role). */
+export type EngineLayout = 'one-process' | 'per-role';
+export const engineLayouts: readonly EngineLayout[] = ['one-process', 'per-role'];
 
-/** `npm run api`, `npm run worker -- --only <role>` per role, `npm run relay`, `npm run notifications`. */
-export const engineRoles: RoleSpec[] = [
-  { role: 'api', entry: 'src/main/api.main.ts', args: [], readyMessage: null },
-  ...['orders', 'inventory', 'coupons', 'payments', 'ledger', 'sweeper'].map(worker),
-  { role: 'relay', entry: 'src/main/relay.main.ts', args: [], readyMessage: 'relay running' },
-  {
-    role: 'notifications',
-    entry: 'src/main/notifications.main.ts',
-    args: [],
-    readyMessage: 'notifications consumer running',
-  },
-];
+const readyMessages: Record<string, string | null> = {
+  'api.main.ts': null,
+  'all.main.ts': null,
+  'worker.main.ts': 'workers running',
+  'relay.main.ts': 'relay running',
+  'notifications.main.ts': 'notifications consumer running',
+};
+
+/**
+ * The processes of a layout: `npm run start`'s one process, or exactly the roles `npm run supervise`
+ * starts (its own list), each with a metrics port from metricsPortBase.
+ */
+export function engineRolesOf(layout: EngineLayout, metricsPortBase: number): RoleSpec[] {
+  const roles =
+    layout === 'one-process'
+      ? [{ name: 'engine', entry: 'all.main.ts', args: [], env: {} as Record<string, string> }]
+      : defaultRoles(metricsPortBase);
+  return roles.map((spec) => ({
+    role: spec.name,
+    entry: `src/main/${spec.entry}`,
+    args: spec.args,
+    env: spec.env,
+    readyMessage: readyMessages[spec.entry] ?? null,
+    metricsPort: spec.env.METRICS_PORT === undefined ? null : Number(spec.env.METRICS_PORT),
+  }));
+}
+
+/** The role that runs the inventory worker (restarted with Redlock off in the hot phases). */
+export function inventoryRoleOf(layout: EngineLayout): string {
+  return layout === 'one-process' ? 'engine' : 'worker-inventory';
+}
 
 /** Every child the bench started and has not seen exit, so an interrupted run leaves none behind. */
 const liveChildren = new Set<ChildProcess>();
@@ -70,16 +90,23 @@ export class EngineProcesses {
   constructor(
     private readonly env: Record<string, string>,
     private readonly apiUrl: string,
+    readonly roles: RoleSpec[],
   ) {}
 
   /** Starts every role and resolves when all are ready. */
   async start(timeoutMs: number): Promise<void> {
     this.stopping = false;
-    for (const spec of engineRoles) this.spawnRole(spec, {});
+    for (const spec of this.roles) this.spawnRole(spec, {});
     await this.waitReady(
-      engineRoles.map((s) => s.role),
+      this.roles.map((s) => s.role),
       timeoutMs,
     );
+  }
+
+  /** Every /metrics the engine serves: the API's, and each role's own port. */
+  metricsUrls(): string[] {
+    const ports = this.roles.flatMap((r) => (r.metricsPort === null ? [] : [r.metricsPort]));
+    return [`${this.apiUrl}/metrics`, ...ports.map((port) => `http://127.0.0.1:${port}/metrics`)];
   }
 
   /** Stops one role and starts it again with extra settings (e.g. REDLOCK_ENABLED=false). */
@@ -112,7 +139,7 @@ export class EngineProcesses {
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
     const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', spec.entry, ...spec.args], {
       cwd: repositoryRoot,
-      env: { ...process.env, ...this.env, ...extraEnv },
+      env: { ...process.env, ...this.env, ...spec.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     adoptChild(child);

@@ -154,7 +154,12 @@ export interface OrderShape {
   quantity: number;
 }
 
-/** The n-th order: one line of quantity 1, from one of 1,000 customers. */
-export function orderShape(n: number, pick: ProductPicker): OrderShape {
-  return { userId: `bench-u${n % 1_000}`, productId: pick(n), quantity: 1 };
+/** The customers of a run: as many as the closed loop's clients, each with a token of its own. */
+export function customerIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `bench-c${i}`);
+}
+
+/** The n-th order: one line of quantity 1, from one of `customers` customers in turn. */
+export function orderShape(n: number, pick: ProductPicker, customers = 50): OrderShape {
+  return { userId: `bench-c${n % customers}`, productId: pick(n), quantity: 1 };
 }

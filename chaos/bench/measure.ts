@@ -116,6 +116,20 @@ export interface Costs {
   postgresAllCpuSeconds: number;
   database: DatabaseDelta;
   redisCommands: Record<string, number>;
+  /** BullMQ jobs the engine's workers finished (every queue, the relay's included); null: not read. */
+  jobs: number | null;
+}
+
+/** Jobs finished so far, summed over every /metrics the engine serves (its job-duration histograms). */
+export async function jobsFinished(urls: string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const text = await (await fetch(url)).text();
+    for (const match of text.matchAll(/^order_engine_job_duration_seconds_count\{[^}]*\} (\d+)/gm)) {
+      total += Number(match[1]);
+    }
+  }
+  return total;
 }
 
 /**
@@ -132,6 +146,9 @@ export class CostWindow {
   private monitorQueriesBefore = 0;
   private benchCpuBefore = process.cpuUsage();
   private failure: unknown = null;
+  private jobsUrls: string[] = [];
+  private jobsBefore = 0;
+  private jobsAfter: number | null = null;
 
   constructor(
     private readonly stats: StatsReader,
@@ -143,6 +160,11 @@ export class CostWindow {
     this.cpu.track(group, pids);
   }
 
+  /** Counts the jobs the engine behind these /metrics URLs finishes in the window. */
+  trackJobs(urls: string[]): void {
+    this.jobsUrls = urls;
+  }
+
   async open(): Promise<void> {
     await this.trackBackends();
     this.cpu.track('kafka broker (shared)', pidsMatching({ cmdline: 'kafka.Kafka' }));
@@ -152,12 +174,18 @@ export class CostWindow {
     this.before = await this.stats.databaseCounters();
     this.redisBefore = this.redis === null ? new Map() : await redisCommandCalls(this.redis);
     this.monitorQueriesBefore = this.monitor.queries;
+    this.jobsBefore = this.jobsUrls.length === 0 ? 0 : await jobsFinished(this.jobsUrls);
     this.benchCpuBefore = process.cpuUsage();
     this.cpu.start();
     this.postgresAll.start();
     this.timer = setInterval(() => {
       this.sample().catch((error: unknown) => (this.failure ??= error));
     }, 1_000);
+  }
+
+  /** The last job count: call it while the engine still runs (its metrics go with it). */
+  async sampleJobs(): Promise<void> {
+    if (this.jobsUrls.length > 0) this.jobsAfter = (await jobsFinished(this.jobsUrls)) - this.jobsBefore;
   }
 
   /** The last CPU sample: call it while the measured processes still run. */
@@ -186,6 +214,7 @@ export class CostWindow {
       postgresAllCpuSeconds: this.postgresAll.seconds().groups.postgres ?? 0,
       database: databaseDelta(this.before!, after, monitorQueries),
       redisCommands: redisDelta(this.redisBefore, redisAfter),
+      jobs: this.jobsAfter,
     };
   }
 

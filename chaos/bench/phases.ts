@@ -6,7 +6,7 @@ import { createPool } from '../../src/platform/db.ts';
 import type { Redis } from 'ioredis';
 import { placeBaselineOrder, retireBaselineEvents } from './baseline.ts';
 import type { Monitor, StatsReader } from './counters.ts';
-import { EngineProcesses } from './engine-processes.ts';
+import { EngineProcesses, engineRolesOf, inventoryRoleOf, type EngineLayout } from './engine-processes.ts';
 import {
   closedLoop,
   hotPicker,
@@ -24,6 +24,8 @@ import type { Outcomes, Drained } from './measure.ts';
 
 export interface BenchSettings {
   quick: boolean;
+  /** The layouts this run measures, each alternated with the baseline. */
+  engines: EngineLayout[];
   pairs: number;
   clients: number;
   products: number;
@@ -44,7 +46,12 @@ export interface BenchContext {
   runTag: string;
   topic: string;
   apiUrl: string;
-  token: string;
+  /** Each customer's own token, as the closed loop's clients order with them. */
+  customerTokens: ReadonlyMap<string, string>;
+  /** How the engine runs in this part of the run. */
+  layout: EngineLayout;
+  /** The first port of the per-role processes' metrics servers. */
+  metricsPortBase: number;
   poolSizeMax: number;
   databaseUrl: string;
   engineEnv: Record<string, string>;
@@ -57,6 +64,8 @@ export interface BenchContext {
 export interface PhaseResult {
   name: string;
   system: 'engine' | 'baseline';
+  /** The engine's layout; null for the baseline. */
+  layout: EngineLayout | null;
   products: 'spread' | 'hot';
   redlock: boolean | null;
   load: { type: 'closed'; clients: number } | { type: 'open'; target_per_second: number; sent_per_second: number };
@@ -88,9 +97,10 @@ function summarize(placements: Placement[]) {
 const idsOf = (placements: Placement[]) => placements.flatMap((p) => (p.orderId === null ? [] : [p.orderId]));
 
 async function startEngine(context: BenchContext, label: string): Promise<EngineProcesses> {
-  context.say(`${label}: starting the engine (one process per role)`);
+  context.say(`${label}: starting the engine (${context.layout})`);
   const started = Date.now();
-  const engine = new EngineProcesses(context.engineEnv, context.apiUrl);
+  const roles = engineRolesOf(context.layout, context.metricsPortBase);
+  const engine = new EngineProcesses(context.engineEnv, context.apiUrl, roles);
   try {
     await engine.start(context.settings.startTimeoutMs);
   } catch (error) {
@@ -126,6 +136,7 @@ async function warmEngine(context: BenchContext, engine: EngineProcesses, pick: 
 function trackEngine(window: CostWindow, context: BenchContext, engine: EngineProcesses): void {
   for (const [role, pid] of engine.pids()) window.track(role, [pid]);
   window.track('redis (bench BullMQ node)', [context.redis.pid]);
+  window.trackJobs(engine.metricsUrls());
 }
 
 /** Closed loop on a running engine, then drain; returns the phase without costs. */
@@ -151,6 +162,7 @@ async function engineClosedLoop(
   return {
     name,
     system: 'engine',
+    layout: context.layout,
     products: shape.products,
     redlock: shape.redlock,
     load: { type: 'closed', clients: settings.clients },
@@ -184,6 +196,7 @@ async function engineOpenLoop(
   return {
     name,
     system: 'engine',
+    layout: context.layout,
     products: 'spread',
     redlock: true,
     load: { type: 'open', target_per_second: run.targetPerSecond, sent_per_second: run.sentPerSecond },
@@ -211,6 +224,7 @@ async function engineIdle(
   return {
     name,
     system: 'engine',
+    layout: context.layout,
     products: 'spread',
     redlock: true,
     load: { type: 'closed', clients: 1 },
@@ -231,9 +245,11 @@ async function latencyPhases(
   saturation: number,
   pick: ProductPicker,
 ): Promise<PhaseResult[]> {
-  const results: PhaseResult[] = [await engineIdle(context, engine, `engine idle, one at a time #${pair}`, pick)];
+  const results: PhaseResult[] = [
+    await engineIdle(context, engine, `${context.layout} idle, one at a time #${pair}`, pick),
+  ];
   for (const share of [0.5, 0.8]) {
-    const name = `engine ${share * 100}% load #${pair}`;
+    const name = `${context.layout} ${share * 100}% load #${pair}`;
     results.push(await engineOpenLoop(context, engine, name, Math.max(1, saturation * share), pick));
   }
   return results;
@@ -249,7 +265,11 @@ async function engineSession(
   pair: number,
   withLatency: boolean,
 ): Promise<{ saturation: PhaseResult; latency: PhaseResult[] }> {
-  const products = await createProducts(context.monitor, `${context.runTag}-es${pair}`, context.settings.products);
+  const products = await createProducts(
+    context.monitor,
+    `${context.runTag}-${context.layout}-es${pair}`,
+    context.settings.products,
+  );
   const pick = spreadPicker(products);
   const engine = await startEngine(context, `pair ${pair}`);
   try {
@@ -257,10 +277,11 @@ async function engineSession(
     const window = new CostWindow(context.stats, context.monitor, context.redis.client);
     trackEngine(window, context, engine);
     await window.open();
-    const name = `engine saturation #${pair}`;
+    const name = `${context.layout} saturation #${pair}`;
     const saturation = await engineClosedLoop(context, engine, name, pick, { products: 'spread', redlock: true });
     const rate = saturation.orders_per_second ?? 1;
     const latency = withLatency ? await latencyPhases(context, engine, pair, rate, pick) : [];
+    await window.sampleJobs();
     await window.sample();
     await stopEngine(context, engine);
     const costs = await window.close();
@@ -285,7 +306,11 @@ export async function enginePair(context: BenchContext, pair: number): Promise<P
   context.say(
     `pair ${pair}: engine ${saturation.orders_per_second?.toFixed(1)} orders/s; latency at 50% and 80% of it`,
   );
-  const products = await createProducts(context.monitor, `${context.runTag}-el${pair}`, context.settings.products);
+  const products = await createProducts(
+    context.monitor,
+    `${context.runTag}-${context.layout}-el${pair}`,
+    context.settings.products,
+  );
   const engine = await startEngine(context, `pair ${pair} latency`);
   try {
     await warmEngine(context, engine, spreadPicker(products));
@@ -308,12 +333,13 @@ export async function engineHot(context: BenchContext): Promise<PhaseResult[]> {
     for (const redlock of [true, false]) {
       if (!redlock) {
         context.say('hot products: restarting the inventory role with REDLOCK_ENABLED=false');
-        await engine.restart('inventory', { REDLOCK_ENABLED: 'false' }, context.settings.startTimeoutMs);
+        const role = inventoryRoleOf(context.layout);
+        await engine.restart(role, { REDLOCK_ENABLED: 'false' }, context.settings.startTimeoutMs);
       }
-      const tag = `${context.runTag}-h${redlock ? 'on' : 'off'}`;
+      const tag = `${context.runTag}-${context.layout}-h${redlock ? 'on' : 'off'}`;
       const products = await createProducts(context.monitor, tag, context.settings.products);
       await warmEngine(context, engine, spreadPicker(products.slice(context.settings.hotProducts)));
-      const name = `engine hot, Redlock ${redlock ? 'on' : 'off'}`;
+      const name = `${context.layout} hot, Redlock ${redlock ? 'on' : 'off'}`;
       results.push(
         await engineClosedLoop(context, engine, name, hotPickerFor(products, context), {
           products: 'hot',
@@ -347,7 +373,7 @@ export async function baselineSaturation(context: BenchContext, name: string, ho
       clients: settings.clients,
       warmupMs: settings.warmupMs,
       durationMs: settings.saturationMs,
-      place: (n) => placeBaselineOrder(pool, orderShape(n, pick), context.topic),
+      place: (n) => placeBaselineOrder(pool, orderShape(n, pick, context.customerTokens.size), context.topic),
     });
     await window.sample();
     await pool.end();
@@ -360,6 +386,7 @@ export async function baselineSaturation(context: BenchContext, name: string, ho
     return {
       name,
       system: 'baseline',
+      layout: null,
       products: hot ? 'hot' : 'spread',
       redlock: null,
       load: { type: 'closed', clients: settings.clients },

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadStatus } from './load.ts';
 import type { PhaseResult } from './phases.ts';
 import { median } from './bench-support.ts';
+import type { EngineLayout } from './engine-processes.ts';
 
 const onTerminal = process.stderr.isTTY === true;
 let progressShown = false;
@@ -47,6 +48,7 @@ export function startProgress(runStartedAt: number): () => void {
 }
 
 export interface PairResult {
+  layout: EngineLayout;
   pair: number;
   engine: number;
   baseline: number;
@@ -66,6 +68,8 @@ export interface PerOrder {
   redis_commands: number;
   redis_script_calls: number;
   redis_top: Record<string, number>;
+  /** BullMQ jobs finished, every queue; null when not counted. */
+  jobs: number | null;
 }
 
 /** Costs divided by the orders placed in the window (warm-up included, as its work is counted too). */
@@ -99,6 +103,7 @@ export function perOrder(phase: PhaseResult): PerOrder | null {
     redis_commands: per(redisTotal),
     redis_script_calls: per((costs.redisCommands.evalsha ?? 0) + (costs.redisCommands.eval ?? 0)),
     redis_top: redisTop,
+    jobs: costs.jobs === null ? null : per(costs.jobs),
   };
 }
 
@@ -145,14 +150,19 @@ function latencyRow(phase: PhaseResult): string[] {
 
 export function renderTables(phases: PhaseResult[], pairs: PairResult[]): string {
   const out: string[] = [];
-  out.push('Engine against the one-transaction baseline (closed loop, orders/s):');
+  out.push('Engine against the one-transaction baseline (closed loop, orders/s), alternated:');
   out.push(
     table(
-      ['pair', 'engine', 'baseline', 'ratio'],
-      pairs.map((p) => [String(p.pair), fixed(p.engine), fixed(p.baseline), fixed(p.ratio, 3)]),
+      ['engine', 'pair', 'engine orders/s', 'baseline orders/s', 'ratio'],
+      pairs.map((p) => [p.layout, String(p.pair), fixed(p.engine), fixed(p.baseline), fixed(p.ratio, 3)]),
     ),
   );
-  out.push(`median ratio: ${fixed(median(pairs.map((p) => p.ratio)), 3)}`);
+  for (const layout of [...new Set(pairs.map((p) => p.layout))]) {
+    const ratios = pairs.filter((p) => p.layout === layout).map((p) => p.ratio);
+    out.push(
+      `median ratio, ${layout}: ${fixed(median(ratios), 3)} (min ${fixed(Math.min(...ratios), 3)}, max ${fixed(Math.max(...ratios), 3)})`,
+    );
+  }
   out.push('');
   out.push(
     'Latency (ms; create to final from PostgreSQL, request as the client saw it, topic lag = outbox row to published):',
@@ -191,6 +201,7 @@ export function renderTables(phases: PhaseResult[], pairs: PairResult[]): string
     rows.push(['pg statements (pg_stat_statements)', ...per.map(([, p]) => fixed(p?.statements, 2))]);
     rows.push(['redis commands (incl. inside scripts)', ...per.map(([, p]) => fixed(p?.redis_commands, 2))]);
     rows.push(['redis script calls (EVALSHA)', ...per.map(([, p]) => fixed(p?.redis_script_calls, 2))]);
+    rows.push(['bullmq jobs finished', ...per.map(([, p]) => fixed(p?.jobs, 2))]);
     out.push(table(['per order', ...per.map(([name]) => name)], rows));
     for (const phase of costed) {
       out.push(`  ${phase.name}: ${phase.costs_orders} orders over ${phase.costs_scope}, warm-up excluded`);

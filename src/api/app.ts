@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
 
   const guards = createAuthGuards(deps.tokens);
   const limiters = createRateLimiters(deps.redis, deps.rateLimit);
-  const book = new RouteBook(guards, limiters.perCaller);
+  const book = new RouteBook(guards, limiters);
   ordersRoutes(book, {
     pool: deps.pool,
     dispatcher: deps.dispatcher,
@@ -104,8 +104,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
     res.json(document);
   });
   app.use('/docs', docsRouter());
-  // Every /api/v1 request counts against its IP first, and needs a token unless a route is public.
-  app.use('/api/v1', limiters.ip, book.router);
+  // Every /api/v1 request counts against its IP (a route of the book with its caller, in the same
+  // round trip), and needs a token unless a route is public.
+  app.use('/api/v1', book.router, limiters.ip);
   options.mount?.(app, guards);
   app.use('/api/v1', guards.requireAuth);
   app.use((_req, res) => {

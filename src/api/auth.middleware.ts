@@ -15,6 +15,8 @@ import {
 import { sendError } from './errors.ts';
 
 export interface AuthGuards {
+  /** Verifies the token when there is one and never answers: the rate limiter then knows the caller. */
+  identify: RequestHandler;
   requireAuth: RequestHandler;
   requireAdmin: RequestHandler;
 }
@@ -42,8 +44,9 @@ export function mayReadAccount(principal: Principal, accountId: string): boolean
 const readOnly = { code: 'forbidden', field: 'Authorization', message: 'the viewer role is read-only' } as const;
 
 export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
-  async function authenticate(req: Request, res: Response): Promise<boolean> {
-    if (res.locals.principal !== undefined) return true;
+  /** Puts the caller's Principal on res.locals, or the reason there is none. */
+  async function identifyCaller(req: Request, res: Response): Promise<void> {
+    if (res.locals.principal !== undefined || res.locals.authError !== undefined) return;
     const bearer = bearerTokenOf(req.get('Authorization'));
     // The admin pages' session cookie (httpOnly, SameSite=Strict) stands in for the header, for
     // operators only: a customer's API access is always a Bearer token.
@@ -57,16 +60,26 @@ export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
         throw new AuthError('token_invalid', 'a session cookie is only accepted for operators');
       }
       res.locals.principal = principal;
-      // Idempotency keys are scoped to this caller.
+      // Idempotency keys and rate limits are scoped to this caller.
       res.locals.caller = principal.userId;
-      return true;
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      sendError(res, { code: error.code, field: 'Authorization', message: error.message });
-      return false;
+      res.locals.authError = error;
     }
   }
 
+  async function authenticate(req: Request, res: Response): Promise<boolean> {
+    await identifyCaller(req, res);
+    const error = res.locals.authError as AuthError | undefined;
+    if (error === undefined) return true;
+    sendError(res, { code: error.code, field: 'Authorization', message: error.message });
+    return false;
+  }
+
+  const identify: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
+    await identifyCaller(req, _res);
+    next();
+  };
   const requireAuth: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
     if (!(await authenticate(req, res))) return;
     if (principalOf(res).role === 'viewer' && !isReadOnlyMethod(req.method)) return sendError(res, readOnly);
@@ -81,7 +94,7 @@ export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
     }
     next();
   };
-  return { requireAuth, requireAdmin };
+  return { identify, requireAuth, requireAdmin };
 }
 
 /** A middleware that lets through any valid token (or an admin's session cookie). */

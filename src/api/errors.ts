@@ -5,6 +5,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { DomainError, DomainErrorCode } from '../domain/errors.ts';
 import type { AuthErrorCode } from '../platform/auth.ts';
+import { isConnectionError } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export type ApiErrorCode =
@@ -79,14 +80,17 @@ const unavailableSocketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 const unavailableMessages =
   /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Reached the max retries per request|enableOfflineQueue|Cannot use a pool after calling end/i;
 
-export function isUnavailable(error: unknown): boolean {
-  if (error instanceof UnavailableError) return true;
-  const e = error as { code?: unknown; message?: unknown; errors?: unknown[] } | null;
-  if (e === null || typeof e !== 'object') return false;
+export function isUnavailable(error: unknown, depth = 0): boolean {
+  if (error instanceof UnavailableError || isConnectionError(error)) return true;
+  const e = error as { code?: unknown; message?: unknown; errors?: unknown[]; cause?: unknown } | null;
+  if (e === null || typeof e !== 'object' || depth > 4) return false;
   if (typeof e.code === 'string' && (unavailableSqlStates.test(e.code) || unavailableSocketCodes.has(e.code)))
     return true;
-  if (Array.isArray(e.errors) && e.errors.some(isUnavailable)) return true; // AggregateError of a dual-stack connect
-  return typeof e.message === 'string' && unavailableMessages.test(e.message);
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isUnavailable(inner, depth + 1))) return true; // AggregateError of a dual-stack connect
+  if (typeof e.message === 'string' && unavailableMessages.test(e.message)) return true;
+  // A connection lost during COMMIT (the transaction helper's CommitOutcomeUnknownError) carries the
+  // cut as its cause: the client retries, and its Idempotency-Key makes the retry safe.
+  return e.cause !== undefined && isUnavailable(e.cause, depth + 1);
 }
 
 // body-parser's refusals of a request, by type: each is the caller's mistake.

@@ -1,74 +1,163 @@
-// `Prefer: wait` for many requests at once with one query per tick: every waiting request
-// registers its order id, and a single poller reads all of them together. PostgreSQL sees a
-// bounded load however many clients wait (the actor may run in another process, so the row is
-// what we watch).
+// `Prefer: wait`, told rather than polled: the transaction that changes an order's status notifies
+// 'order_status' with the order's changed columns at its commit (orders module), and every API
+// process LISTENs once. A request watches its order before the write that starts it moving, merges
+// what it is told into the row it already holds, and answers with that row: no re-read. A poll of
+// every waiting order at once, every backstopMs, covers a lost connection or a missed notification.
+import { orderChanges, type OrderChange } from '../orders/order.queries.ts';
+import { orderStatusChannel, type OrderRow } from '../orders/order.sql.ts';
 import type { Pool } from '../platform/db.ts';
-import { readOrder, type OrderRow } from '../orders/order.sql.ts';
+import { listen } from '../platform/listen.ts';
+import type { Logger } from '../platform/logger.ts';
 
-type OrderStatusRow = Pick<OrderRow, 'id' | 'status' | 'version'>;
-
-interface Waiter {
-  id: string;
-  deadline: number;
-  done: (order: OrderStatusRow) => boolean;
-  resolve: (order: OrderStatusRow | undefined) => void;
-  reject: (error: unknown) => void;
+export interface OrderWatch {
+  /** Resolves with the order once `done` holds, or as last known when waitMs runs out. */
+  until(order: OrderRow, waitMs: number, done: (order: OrderRow) => boolean): Promise<OrderRow>;
+  /** Stops watching (a request that ended without waiting). */
+  cancel(): void;
 }
 
 export interface OrderWaiter {
-  /** Resolves with the order once `done` holds, or as it is when the time runs out. */
-  wait(id: string, waitMs: number, done: (order: OrderStatusRow) => boolean): Promise<OrderRow | undefined>;
+  /** Starts hearing of the order's changes: call before the write after which it may move. */
+  watch(id: string): OrderWatch;
+  close(): Promise<void>;
 }
 
-export function createOrderWaiter(pool: Pool, tickMs = 50): OrderWaiter {
-  const waiters = new Set<Waiter>();
-  // One poll chain at most: a tick is either scheduled (timer) or in flight (polling), never both.
-  let timer: NodeJS.Timeout | null = null;
-  let polling = false;
-  const schedule = () => {
-    if (timer === null && !polling && waiters.size > 0) timer = setTimeout(() => void tick(), tickMs);
-  };
+export interface OrderWaiterOptions {
+  /** The database URL for the LISTEN connection; absent: the poll alone (tests). */
+  listenUrl?: string;
+  logger: Logger;
+  backstopMs: number;
+}
 
-  async function tick(): Promise<void> {
-    timer = null;
-    polling = true;
-    const batch = [...waiters];
-    try {
-      const ids = [...new Set(batch.map((w) => w.id))];
-      // Status only: the full row (snapshot and all) is read once, when a wait ends.
-      const rows = await pool.query<OrderStatusRow>(
-        `SELECT id, status, version FROM orders WHERE id = ANY($1::uuid[])`,
-        [ids],
-      );
-      const byId = new Map(rows.rows.map((r) => [r.id, r]));
-      const now = Date.now();
-      for (const w of batch) {
-        const order = byId.get(w.id);
-        if (order === undefined || w.done(order) || now >= w.deadline) {
-          waiters.delete(w);
-          w.resolve(order);
-        }
-      }
-    } catch (error) {
-      for (const w of batch) {
-        waiters.delete(w);
-        w.reject(error);
-      }
+interface Waiting {
+  order: OrderRow;
+  done: (order: OrderRow) => boolean;
+  resolve: (order: OrderRow) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Watching {
+  id: string;
+  heard: OrderChange | null;
+  waiting: Waiting | null;
+}
+
+const newer = (a: OrderChange | null, b: OrderChange): OrderChange => (a !== null && a.version >= b.version ? a : b);
+
+function merged(order: OrderRow, change: OrderChange | null): OrderRow {
+  return change === null || change.version <= order.version ? order : { ...order, ...change };
+}
+
+export function createOrderWaiter(pool: Pool, options: OrderWaiterOptions): OrderWaiter {
+  const watching = new Map<string, Set<Watching>>();
+  let backstop: NodeJS.Timeout | null = null;
+  let polling = false;
+
+  function hear(change: OrderChange): void {
+    for (const w of watching.get(change.id) ?? []) {
+      w.heard = newer(w.heard, change);
+      if (w.waiting === null) continue;
+      const order = merged(w.waiting.order, w.heard);
+      if (w.waiting.done(order)) finish(w, order);
     }
-    polling = false;
-    schedule();
   }
 
-  return {
-    async wait(id, waitMs, done) {
-      if (waitMs > 0) {
-        const seen = await new Promise<OrderStatusRow | undefined>((resolve, reject) => {
-          waiters.add({ id, deadline: Date.now() + waitMs, done, resolve, reject });
-          schedule();
-        });
-        if (seen === undefined) return undefined;
+  function finish(w: Watching, order: OrderRow): void {
+    const waiting = w.waiting;
+    forget(w);
+    waiting?.resolve(order);
+  }
+
+  function forget(w: Watching): void {
+    if (w.waiting !== null) clearTimeout(w.waiting.timer);
+    w.waiting = null;
+    const set = watching.get(w.id);
+    set?.delete(w);
+    if (set?.size === 0) watching.delete(w.id);
+  }
+
+  async function poll(): Promise<void> {
+    if (polling) return;
+    polling = true;
+    try {
+      const ids = [...watching.keys()];
+      if (ids.length > 0) for (const change of await orderChanges(pool, ids)) hear(change);
+    } catch (error) {
+      options.logger.debug({ err: error }, 'order waiter poll failed; the next one retries');
+    } finally {
+      polling = false;
+    }
+  }
+
+  const onNotify = (payload?: string) => {
+    if (payload === undefined) return void poll(); // (re)connected: a change may have been missed
+    const change = parseChange(payload);
+    if (change !== null) hear(change);
+  };
+  const listener =
+    options.listenUrl === undefined
+      ? null
+      : listen(options.listenUrl, orderStatusChannel, options.logger, onNotify, 'order-engine-api-waiter');
+
+  const ensureBackstop = () => {
+    backstop ??= setInterval(() => {
+      if (watching.size === 0 && backstop !== null) {
+        clearInterval(backstop);
+        backstop = null;
+        return;
       }
-      return readOrder(pool, id);
+      void poll();
+    }, options.backstopMs);
+  };
+
+  return {
+    watch(id) {
+      const w: Watching = { id, heard: null, waiting: null };
+      watching.set(id, (watching.get(id) ?? new Set()).add(w));
+      return {
+        until(order, waitMs, done) {
+          const now = merged(order, w.heard);
+          if (waitMs <= 0 || done(now)) {
+            forget(w);
+            return Promise.resolve(now);
+          }
+          ensureBackstop();
+          return new Promise<OrderRow>((resolve) => {
+            const timer = setTimeout(() => {
+              if (w.waiting !== null) finish(w, merged(w.waiting.order, w.heard));
+            }, waitMs);
+            w.waiting = { order: now, done, resolve, timer };
+          });
+        },
+        cancel: () => forget(w),
+      };
+    },
+    async close() {
+      if (backstop !== null) clearInterval(backstop);
+      for (const set of [...watching.values()]) for (const w of [...set]) if (w.waiting) finish(w, w.waiting.order);
+      watching.clear();
+      await listener?.close();
     },
   };
+}
+
+/** The notification's JSON (orders module, saveBatch), or null if it is not one. */
+function parseChange(payload: string): OrderChange | null {
+  try {
+    const raw = JSON.parse(payload) as Record<string, unknown>;
+    if (typeof raw.id !== 'string' || typeof raw.version !== 'number') return null;
+    return {
+      id: raw.id,
+      status: raw.status as OrderChange['status'],
+      state: String(raw.state),
+      version: raw.version,
+      discount: String(raw.discount),
+      total: String(raw.total),
+      failure_reason: typeof raw.failure_reason === 'string' ? raw.failure_reason : null,
+      updated_at: new Date(String(raw.updated_at)),
+      finalized_at: typeof raw.finalized_at === 'string' ? new Date(raw.finalized_at) : null,
+    };
+  } catch {
+    return null;
+  }
 }

@@ -3,15 +3,22 @@
 // answers 404 exactly like one that does not exist.
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { z } from 'zod';
 import { forceCancelRecorder } from '../audit/audit.actions.ts';
-import { placeOrder, readOrder, requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
+import {
+  placeOrder,
+  readOrder,
+  requestCancel,
+  type OrderServiceDeps,
+  type PlaceOrderInput,
+} from '../orders/order.service.ts';
 import { listOrders, orderHistory } from '../orders/order.queries.ts';
 import { sleep } from '../platform/db.ts';
 import type { OrderRow } from '../orders/order.sql.ts';
 import { mayActFor, principalOf } from './auth.middleware.ts';
 import { decodeCursor, encodeCursor, micros, uuid } from './cursor.ts';
 import { sendError } from './errors.ts';
-import { createOrderWaiter } from './order-waiter.ts';
+import type { OrderWaiter } from './order-waiter.ts';
 import { withIdempotency } from './idempotency.ts';
 import { orderView } from './order.view.ts';
 import type { RouteBook } from './route-book.ts';
@@ -31,6 +38,8 @@ export interface OrdersRoutesDeps extends OrderServiceDeps {
   idempotencyKeyTtlMs: number;
   /** Chaos only: a pause between the order's commit and its answer, to kill the process there. */
   pauseAfterCommitMs?: number;
+  /** Told of status changes, for `Prefer: wait`. */
+  waiter: OrderWaiter;
 }
 
 /** `Prefer: wait=N` (RFC 7240): seconds to wait for the order to leave pending, capped. */
@@ -63,17 +72,15 @@ async function ownOrder(deps: OrdersRoutesDeps, res: Response, id: string): Prom
   return order;
 }
 
-type Waiter = ReturnType<typeof createOrderWaiter>;
 const tag = 'orders';
 
 export function ordersRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
-  const waiter = createOrderWaiter(deps.pool);
-  placeRoute(book, deps, waiter);
+  placeRoute(book, deps);
   readRoutes(book, deps);
-  cancelRoutes(book, deps, waiter);
+  cancelRoutes(book, deps);
 }
 
-function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
+function placeRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
   book.add(
     {
       method: 'post',
@@ -84,7 +91,10 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): vo
       limit: 'orders',
       body: createOrderSchema,
       headers: [
-        { name: 'Idempotency-Key', description: 'retries with the same key and body get the first answer' },
+        {
+          name: 'Idempotency-Key',
+          description: 'retries with the same key and body are answered with the order it made',
+        },
         preferHeader,
       ],
       responses: {
@@ -123,22 +133,19 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): vo
         req,
         res,
         {
-          run: async (orderId) => {
-            const placed = await placeOrder(deps, {
-              orderId,
-              userId: body.user_id,
-              currency: body.currency,
-              items: body.items,
-              couponCode: body.coupon_code ?? null,
-              shippingAddress: body.shipping_address,
-              correlationId: correlationIdOf(req),
-            });
-            if (!placed.ok) return { status: 400, body: { error: placed.error } };
-            if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
-            const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
-            const waited = await waiter.wait(placed.value.id, waitMs, leftPending);
-            if (waited === undefined) throw new Error(`order ${placed.value.id} vanished after commit`);
-            return answer(waited);
+          run: async (key) => {
+            const orderId = randomUUID();
+            // Watched before the write: the order may move before this request gets to wait.
+            const watch = deps.waiter.watch(orderId);
+            try {
+              const placed = await placeOrder(deps, { ...placement(req, body), orderId }, key);
+              if (!placed.ok) return { status: 400, body: { error: placed.error } };
+              if (placed.value === null) return 'held';
+              if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
+              return answer(await watch.until(placed.value, preferredWaitMs(req, deps.waitSecondsMax), leftPending));
+            } finally {
+              watch.cancel();
+            }
           },
           recover: async (orderId) => {
             const order = await readOrder(deps.pool, orderId);
@@ -146,10 +153,21 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): vo
           },
         },
         deps.idempotencyKeyTtlMs,
-        randomUUID,
       );
     },
   );
+}
+
+/** What the request asks to place. */
+function placement(req: Request, body: z.infer<typeof createOrderSchema>): PlaceOrderInput {
+  return {
+    userId: body.user_id,
+    currency: body.currency,
+    items: body.items,
+    couponCode: body.coupon_code ?? null,
+    shippingAddress: body.shipping_address,
+    correlationId: correlationIdOf(req),
+  };
 }
 
 function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
@@ -234,7 +252,7 @@ function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   );
 }
 
-function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): void {
+function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   const cancel = (reason: 'cancelled_by_customer' | 'cancelled_by_operator') => async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (reason === 'cancelled_by_customer' && (await ownOrder(deps, res, id)) === undefined) return;
@@ -248,10 +266,15 @@ function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps, waiter: Waiter): 
             ...(typeof given === 'string' ? { reason: given } : {}),
           })
         : undefined;
-    const cancelled = await requestCancel(deps, id, correlationId, reason, audit);
-    if (!cancelled.ok) return sendError(res, cancelled.error);
-    const waited = await waiter.wait(id, preferredWaitMs(req, deps.waitSecondsMax), (o) => ended.has(o.status));
-    res.status(202).json(orderView(waited ?? cancelled.value));
+    const watch = deps.waiter.watch(id);
+    try {
+      const cancelled = await requestCancel(deps, id, correlationId, reason, audit);
+      if (!cancelled.ok) return sendError(res, cancelled.error);
+      const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
+      res.status(202).json(orderView(await watch.until(cancelled.value, waitMs, (o) => ended.has(o.status))));
+    } finally {
+      watch.cancel();
+    }
   };
   const cancelResponses = { 202: { description: 'cancel sent; compensation runs', schema: orderSchema } };
 

@@ -4,7 +4,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AuthGuards } from './auth.middleware.ts';
-import type { RateLimitName } from './rate-limit.middleware.ts';
+import type { RateLimitName, RateLimiters } from './rate-limit.middleware.ts';
 import { sendError, type ApiErrorCode } from './errors.ts';
 import { validationErrors } from './validation.ts';
 
@@ -54,7 +54,7 @@ export class RouteBook {
 
   constructor(
     private readonly guards: AuthGuards,
-    private readonly limiters: Record<RateLimitName, RequestHandler>,
+    private readonly limiters: RateLimiters,
   ) {}
 
   add<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
@@ -63,23 +63,20 @@ export class RouteBook {
     ...before: RequestHandler[]
   ): void {
     this.specs.push(spec as unknown as RouteSpec);
-    const guard =
-      spec.access === 'admin'
-        ? [this.guards.requireAdmin]
-        : spec.access === 'customer'
-          ? [this.guards.requireAuth]
-          : [];
-    const limiter = spec.access === 'public' ? [] : [this.limiters[spec.limit ?? 'api']];
-    this.router[spec.method](
-      toExpressPath(spec.path),
-      ...guard,
-      ...limiter,
-      ...before,
-      async (req: Request, res: Response) => {
-        const input = parseInput(req, res, spec);
-        if (input !== undefined) await handler(req, res, input);
-      },
-    );
+    // Identify first, so one round trip counts both the IP and the caller; a request that fails
+    // authentication has been counted against its IP before it is answered.
+    const checks =
+      spec.access === 'public'
+        ? [this.limiters.ip]
+        : [
+            this.guards.identify,
+            this.limiters.perCaller[spec.limit ?? 'api'],
+            spec.access === 'admin' ? this.guards.requireAdmin : this.guards.requireAuth,
+          ];
+    this.router[spec.method](toExpressPath(spec.path), ...checks, ...before, async (req: Request, res: Response) => {
+      const input = parseInput(req, res, spec);
+      if (input !== undefined) await handler(req, res, input);
+    });
   }
 }
 

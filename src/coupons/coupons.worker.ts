@@ -1,10 +1,9 @@
 // The coupons module's handler for queue "coupons": redeem, and its undo, restore. Each runs once
 // (inbox) and is idempotent per order; a restore that arrives before its redeem leaves a
 // tombstone, so the late redeem takes nothing (no hanging redemption).
-import type { Dispatcher } from '../messaging/dispatcher.ts';
-import { handleBatch, type ModuleRuntime } from '../messaging/handle-once.ts';
+import { handleBatch, type HandleOnceDeps, type ModuleRuntime } from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
 import { parseMoney, toAmountString, type Money } from '../domain/money.ts';
@@ -21,9 +20,7 @@ import {
   type CouponRow,
 } from './coupons.sql.ts';
 
-export interface CouponsDeps {
-  pool: Pool;
-  dispatcher: Dispatcher;
+export interface CouponsDeps extends HandleOnceDeps {
   logger: Logger;
 }
 

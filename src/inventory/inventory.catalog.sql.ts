@@ -27,6 +27,19 @@ export async function listProducts(db: Queryable, limit: number, afterId?: strin
   return result.rows;
 }
 
+/** The price and currency of each product that exists (an order prices its lines with these). */
+export async function productPrices(
+  db: Queryable,
+  ids: string[],
+): Promise<Map<string, { price: string; currency: string }>> {
+  const result = await db.query<{ id: string; price: string; currency: string }>({
+    name: 'products-price',
+    text: `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
+    values: [ids],
+  });
+  return new Map(result.rows.map((r) => [r.id, { price: r.price, currency: r.currency }]));
+}
+
 export async function findProduct(db: Queryable, id: string): Promise<ProductStockRow | undefined> {
   const result = await db.query<ProductStockRow>(`${selectProducts} WHERE p.id = $1`, [id]);
   return result.rows[0];

@@ -2,18 +2,15 @@
 // is idempotent per order; a reverse that arrives before its post leaves a tombstone, so the late
 // post is a no-op (no hanging posting).
 import { randomUUID } from 'node:crypto';
-import type { Dispatcher } from '../messaging/dispatcher.ts';
-import { handleBatch, type Effect, type ModuleRuntime } from '../messaging/handle-once.ts';
+import { handleBatch, type Effect, type HandleOnceDeps, type ModuleRuntime } from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
 import { orderPaymentEntries, reversalEntries, type Entry, type OrderPayment } from '../domain/posting.ts';
 import { findEntries, findOrderTransactions, insertTransaction, lockOrderLedger } from './ledger.sql.ts';
 
-export interface LedgerDeps {
-  pool: Pool;
-  dispatcher: Dispatcher;
+export interface LedgerDeps extends HandleOnceDeps {
   logger: Logger;
 }
 

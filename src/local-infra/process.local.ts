@@ -84,6 +84,53 @@ export function runCommand(command: string, args: string[], options: { timeoutMs
   });
 }
 
+/**
+ * Like runCommand, but hands every output line to `onLine` as it comes, for commands that run for minutes
+ * (apt-get downloading a browser): the person waiting sees progress instead of silence.
+ */
+export function runCommandStreaming(
+  command: string,
+  args: string[],
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; onLine: (line: string) => void },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const takeLines = (stream: NodeJS.ReadableStream) => {
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        const lines = (pending + chunk).split(/\r\n|\r|\n/);
+        pending = lines.pop() ?? '';
+        for (const line of lines.map((entry) => entry.trimEnd()).filter((entry) => entry !== '')) {
+          tail.push(line);
+          if (tail.length > 15) tail.shift();
+          options.onLine(line);
+        }
+      });
+    };
+    takeLines(child.stdout);
+    takeLines(child.stderr);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, options.timeoutMs);
+    const fail = (reason: string) =>
+      reject(Object.assign(new Error(`${command} ${reason}`), { output: tail.join('\n') }));
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      fail(error.code === 'ENOENT' ? 'is not installed (not found on PATH)' : error.message);
+    });
+    child.once('close', (code, signalName) => {
+      clearTimeout(timer);
+      if (timedOut) fail(`timed out after ${options.timeoutMs} ms`);
+      else if (code === 0) resolve();
+      else fail(code === null ? `was killed by ${signalName ?? 'a signal'}` : `exited with code ${code}`);
+    });
+  });
+}
+
 /** The output lines of a failed runCommand, if any. */
 export function commandOutputOf(error: unknown): string | undefined {
   const output = (error as { output?: unknown } | undefined)?.output;

@@ -1,6 +1,7 @@
 // Builds the HTTP server on the core dependencies, for api.main.ts, all.main.ts and tests.
 import type { Server } from 'node:http';
 import { createApp, type AppOptions } from '../api/app.ts';
+import { createOrderWaiter } from '../api/order-waiter.ts';
 import { mountAdmin, type MountedAdmin } from '../admin/admin.mount.ts';
 import { adminRouteSpecs } from '../admin/admin.openapi.ts';
 import { withHttpMetrics } from '../admin/http.metrics.ts';
@@ -30,6 +31,11 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
   const { config } = core;
   registerDependencyGauge(metrics.registry);
   let admin: MountedAdmin | undefined;
+  const waiter = createOrderWaiter(core.pool, {
+    listenUrl: config.DATABASE_URL,
+    logger: core.logger.child({ module: 'order-waiter' }),
+    backstopMs: config.ORDER_WAIT_BACKSTOP_MS,
+  });
   const app = createApp(
     {
       pool: core.pool,
@@ -47,6 +53,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
         waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,
         idempotencyKeyTtlMs: config.IDEMPOTENCY_KEY_TTL_MS,
         pauseAfterCommitMs: config.API_PAUSE_AFTER_ORDER_COMMIT_MS,
+        waiter,
       },
       tokens: createTokenVerifier(config),
       trustProxyHops: config.HTTP_TRUST_PROXY_HOPS,
@@ -68,7 +75,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
   );
   // The operator's surfaces (src/admin/): HTTP metrics around every route; admin closed with the server.
   const outer = withHttpMetrics(app, metrics, async () => admin?.collectOwnedQueues());
-  return Object.assign(outer, { closeAdmin: () => admin?.close() });
+  return Object.assign(outer, { closeAdmin: async () => void (await Promise.all([admin?.close(), waiter.close()])) });
 }
 
 export function listen(app: ReturnType<typeof createApiApp>, port: number, host: string): Promise<Server> {

@@ -9,7 +9,8 @@ import { createLedgerRuntime } from '../ledger/ledger.worker.ts';
 import { startModuleWorker } from '../messaging/module-worker.ts';
 import type { ModuleRuntime } from '../messaging/handle-once.ts';
 import { startSweeper } from '../messaging/sweeper.ts';
-import { createOrderRuntime, type OrderWorkerDeps } from '../orders/order.worker.ts';
+import { createOrderRuntime } from '../orders/order.worker.ts';
+import { orderReceiver, type StepInfo } from '../orders/order.actor.ts';
 import { createPaymentsRuntime } from '../payments/payments.worker.ts';
 import { createSimulatedProvider, simulatedProviderOptionsFrom } from '../payments/simulated.provider.ts';
 import { instrumentProvider } from '../payments/provider.metrics.ts';
@@ -28,20 +29,18 @@ export interface RunningWorkers {
 function runtimeFor(
   core: CoreDeps,
   role: QueueName,
-  onStep?: OrderWorkerDeps['onStep'],
+  onStep: (step: StepInfo) => void,
   metrics?: Metrics,
 ): ModuleRuntime {
   const { config, logger } = core;
-  // Every runtime writes through handleBatch/withTransaction with the configured retry policy.
+  // Every runtime writes through handleBatch/withTransaction with the configured retry policy. A
+  // module's answer to an order is applied by the order actor in the module's own transaction.
   const { pool, dispatcher, transaction } = core;
-  const base = { pool, dispatcher, logger, transaction };
+  const topic = config.KAFKA_TOPIC_ORDER_EVENTS;
+  const base = { pool, dispatcher, logger, transaction, receiver: orderReceiver({ topic, onStep }) };
   switch (role) {
     case 'orders':
-      return createOrderRuntime({
-        ...base,
-        topic: config.KAFKA_TOPIC_ORDER_EVENTS,
-        ...(onStep ? { onStep } : {}),
-      });
+      return createOrderRuntime({ ...base, topic, onStep });
     case 'inventory':
       return createInventoryRuntime({
         ...base,
@@ -69,9 +68,9 @@ export function startWorkers(
   core: CoreDeps,
   roles: readonly WorkerRole[],
   metrics?: Metrics,
-  listener?: OrderWorkerDeps['onStep'],
+  listener?: (step: StepInfo) => void,
 ): RunningWorkers {
-  const onStep: OrderWorkerDeps['onStep'] = (step) => {
+  const onStep = (step: StepInfo) => {
     if (metrics !== undefined) {
       metrics.orderSteps.inc({ status: step.status });
       if (isFinalStatus(step.status) && step.to !== step.from) {

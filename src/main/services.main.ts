@@ -1,8 +1,10 @@
 // `npm run services:up | services:down | services:status`: the local PostgreSQL, Redis nodes and Kafka
-// that the engine and its tests need. Starts only what is missing and stops only what it started.
+// that the engine and its tests need, and the tests' OS tools (chromium, promtool). Starts only what is
+// missing and stops only what it started.
 import { performance } from 'node:perf_hooks';
 import { loadConfigOrExit, type Config } from '../platform/config.ts';
 import { ensureTopic, kafkaStatus, startKafka, stopKafka } from '../local-infra/kafka.local.ts';
+import { ensureOsTools, osToolsService, osToolStatuses, type OsToolStatus } from '../local-infra/os-tools.local.ts';
 import {
   ensureDatabases,
   ensurePostgresRunning,
@@ -95,6 +97,12 @@ async function up(config: Config): Promise<void> {
     () => ensureTopic(topic, topicPartitionCount, brokers),
     (result) => `${result.action}, ${result.partitionCount} partitions`,
   );
+  // Last, so that a person without root still gets every server before the command to run by hand.
+  await step(
+    osToolsService,
+    () => ensureOsTools(progress),
+    (result) => `${result.action}, ${result.detail}`,
+  );
 }
 
 /** Stops Kafka and the Redlock-only Redis nodes when ours; PostgreSQL and the BullMQ node stay up. */
@@ -126,10 +134,14 @@ function statusLine(status: ServiceStatus): string {
   const pid = status.pid === undefined ? '' : ` pid ${status.pid}`;
   const owner = status.ours ? `ours${pid}` : status.up ? 'not ours' : '-';
   const detail = status.detail === undefined ? '' : `  ${status.detail}`;
-  return `  ${status.service.padEnd(9)}${(status.up ? 'up' : 'down').padEnd(6)}${status.address.padEnd(17)}${owner}${detail}`;
+  return `  ${status.service.padEnd(9)}${(status.up ? 'up' : 'down').padEnd(8)}${status.address.padEnd(19)}${owner}${detail}`;
 }
 
-/** One line per service; resolves to false when any of them is down. */
+function toolLine(status: OsToolStatus): string {
+  return `  ${status.tool.name.padEnd(9)}${(status.present ? 'ok' : 'missing').padEnd(8)}${status.path.padEnd(19)}${status.detail}`;
+}
+
+/** One line per service and OS tool; resolves to false when any of them is down or missing. */
 async function status(config: Config): Promise<boolean> {
   const statuses: ServiceStatus[] = [await postgresStatus(postgresTarget(config.DATABASE_URL))];
   for (const url of redisUrls(config)) {
@@ -141,7 +153,9 @@ async function status(config: Config): Promise<boolean> {
   }
   statuses.push(await kafkaStatus(config.KAFKA_BROKERS));
   for (const entry of statuses) print(statusLine(entry));
-  return statuses.every((entry) => entry.up);
+  const tools = await osToolStatuses();
+  for (const tool of tools) print(toolLine(tool));
+  return statuses.every((entry) => entry.up) && tools.every((tool) => tool.present);
 }
 
 function isVerb(value: string | undefined): value is Verb {

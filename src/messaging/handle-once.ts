@@ -2,16 +2,37 @@
 // commit in one transaction, and a batch of messages shares that transaction (group commit): one
 // inbox statement, the effects in arrival order, one outbox statement, one commit. A message seen
 // before (its inbox row exists) changes nothing and answers nothing. Dispatch follows the commit.
+// An answer whose receiver is given (the order actor) is not sent as a job: the receiver applies it
+// in the same transaction, with its own inbox row, and its own next messages join the outbox.
 import type { Job } from 'bullmq';
 import { withTransaction, type Client, type Pool, type TransactionOptions } from '../platform/db.ts';
 import type { Message, OutgoingMessage } from '../../queues/message.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { claimInboxBatch, insertOutbox } from './outbox.sql.ts';
+import { claimInboxBatch, insertOutbox, type OutboxRow } from './outbox.sql.ts';
+
+/** What a receiver did with the messages it applied: outbox rows to dispatch, and notices for after the commit. */
+export interface Received<N> {
+  rows: OutboxRow[];
+  notices: N[];
+}
+
+/**
+ * A module that takes its messages inside the sender's transaction instead of as jobs: the answer
+ * and its effect commit together, or neither does. Messages come ordered by order id.
+ */
+export interface LocalReceiver<N = unknown> {
+  consumer: string;
+  receive(client: Client, messages: Message[]): Promise<Received<N>>;
+  /** After the sender's commit, with the notices of every receive in it. */
+  committed(notices: N[]): void;
+}
 
 export interface HandleOnceDeps {
   pool: Pool;
   dispatcher: Dispatcher;
   transaction?: TransactionOptions;
+  /** Answers to this receiver's queue are applied in the sender's transaction (absent: sent as jobs). */
+  receiver?: LocalReceiver;
 }
 
 export type Effect = (client: Client) => Promise<OutgoingMessage[]>;
@@ -67,7 +88,7 @@ export async function handleBatch(
   beforeEffects?: BeforeEffects,
 ): Promise<Set<string>> {
   const unique = firstOfEach(works);
-  const { claimed, rows } = await withTransaction(
+  const { claimed, rows, notices } = await withTransaction(
     deps.pool,
     async (client) => {
       const claimed = await claimInboxBatch(
@@ -79,12 +100,31 @@ export async function handleBatch(
       if (beforeEffects !== undefined && fresh.length > 0) await beforeEffects(client, fresh);
       const answers: OutgoingMessage[] = [];
       for (const work of fresh) answers.push(...(await work.effect(client)));
-      return { claimed, rows: await insertOutbox(client, answers) };
+      return { claimed, ...(await deliver(client, deps.receiver, answers)) };
     },
     deps.transaction,
   );
   await deps.dispatcher.dispatch(rows);
+  if (notices.length > 0) deps.receiver?.committed(notices);
   return claimed;
+}
+
+/**
+ * Hands each answer on inside the transaction: to the local receiver when it is the answer's
+ * destination, else to the outbox. Answers stay in order by order id (the effects ran in that order).
+ */
+async function deliver(
+  client: Client,
+  receiver: LocalReceiver | undefined,
+  answers: OutgoingMessage[],
+): Promise<{ rows: OutboxRow[]; notices: unknown[] }> {
+  const local = receiver === undefined ? '' : `queue:${receiver.consumer}`;
+  const received = answers.filter((a) => a.destination === local);
+  const sent = received.length === 0 ? answers : answers.filter((a) => a.destination !== local);
+  const rows = await insertOutbox(client, sent);
+  if (received.length === 0 || receiver === undefined) return { rows, notices: [] };
+  const applied = await receiver.receive(client, received);
+  return { rows: [...rows, ...applied.rows], notices: applied.notices };
 }
 
 /** One message alone. Returns false when it was a duplicate. */

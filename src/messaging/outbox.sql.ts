@@ -22,16 +22,17 @@ export interface OutboxRow {
 
 /**
  * The outbox insert over a jsonb parameter (`outboxRowsOf`), for a caller that writes its own
- * state and its messages in one statement. A message id already in the outbox is skipped (the
+ * state and its messages in one statement (`condition`: rows are written only when it holds). A message id already in the outbox is skipped (the
  * same deterministic message sent twice is one message); RETURNING gives the rows inserted. A row
  * with a delay is a timer: due_at is when the sweeper may deliver it.
  */
-export function outboxInsertSql(parameter: string): string {
+export function outboxInsertSql(parameter: string, condition = 'true'): string {
   return `INSERT INTO outbox (message_id, destination, key, type, payload, headers, delay_ms, due_at)
      SELECT m.message_id, m.destination, m.key, m.type, m.payload, m.headers, m.delay_ms,
             now() + make_interval(secs => m.delay_ms::double precision / 1000)
        FROM jsonb_to_recordset(${parameter}::jsonb) AS m(message_id text, destination text, key text, type text,
             payload jsonb, headers jsonb, delay_ms integer)
+      WHERE ${condition}
      ON CONFLICT (message_id) DO NOTHING
      RETURNING ${outboxRowColumns}`;
 }

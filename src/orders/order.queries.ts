@@ -78,6 +78,23 @@ export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<
   return { orders: rows, next };
 }
 
+/** The columns a step changes: what the order actor tells on 'order_status', and the poll reads. */
+export type OrderChange = Pick<
+  OrderRow,
+  'id' | 'status' | 'state' | 'version' | 'discount' | 'total' | 'failure_reason' | 'updated_at' | 'finalized_at'
+>;
+
+/** The changeable columns of the given orders, in one statement (the order waiter's backstop). */
+export async function orderChanges(db: Queryable, ids: string[]): Promise<OrderChange[]> {
+  const result = await db.query<OrderChange>({
+    name: 'orders-changes',
+    text: `SELECT id::text, status, state, version, discount::text, total::text, failure_reason, updated_at, finalized_at
+             FROM orders WHERE id = ANY($1::uuid[])`,
+    values: [ids],
+  });
+  return result.rows;
+}
+
 export interface TransitionRow {
   seq: number;
   from_state: string | null;

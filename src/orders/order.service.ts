@@ -7,10 +7,11 @@ import { isCurrency, money, toAmountString } from '../domain/money.ts';
 import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
 import { withTransaction, type Client, type Queryable } from '../platform/db.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
-import { insertOutbox } from '../messaging/outbox.sql.ts';
+import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { insertPlacedOrder, readOrder, type OrderRow } from './order.sql.ts';
+import { productPrices } from '../inventory/inventory.catalog.sql.ts';
+import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow, type PlacementKey } from './order.sql.ts';
 import { persist, restore, start, step } from './order.step.ts';
 
 export interface PlaceOrderInput {
@@ -32,13 +33,10 @@ export interface OrderServiceDeps extends HandleOnceDeps {
 
 async function priceLines(db: Queryable, items: OrderItem[], currency: string): Promise<Result<PricedLine[]>> {
   if (!isCurrency(currency)) return err('unknown_currency', `currency ${currency} is not supported`, 'currency');
-  const ids = items.map((i) => i.product_id);
-  const found = await db.query<{ id: string; price: string; currency: string }>({
-    name: 'products-price',
-    text: `SELECT id, price, currency FROM products WHERE id = ANY($1::text[])`,
-    values: [ids],
-  });
-  const byId = new Map(found.rows.map((r) => [r.id, r]));
+  const byId = await productPrices(
+    db,
+    items.map((i) => i.product_id),
+  );
   const lines: PricedLine[] = [];
   for (const [index, item] of items.entries()) {
     const product = byId.get(item.product_id);
@@ -56,16 +54,40 @@ async function priceLines(db: Queryable, items: OrderItem[], currency: string): 
   return ok(lines);
 }
 
+/** The order as placed: its row, and the outbox rows to dispatch after the commit. */
+interface Placed {
+  order: OrderRow;
+  rows: OutboxRow[];
+}
+
 /**
- * Prices the lines, steps the new order through order.placed, and writes it with its first intents.
- * The prices are read just before the write, as a single transaction at READ COMMITTED would read them.
+ * Prices the lines, steps the new order through order.placed, and writes it with its first intents
+ * (and its caller's Idempotency-Key, when given) in one statement. Returns the row as written (no
+ * re-read), or null when the key was held by an earlier placement and nothing was written. The
+ * prices are read just before the write, as a single transaction at READ COMMITTED would read them.
  */
-export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput): Promise<Result<{ id: string }>> {
+export async function placeOrder(
+  deps: OrderServiceDeps,
+  input: PlaceOrderInput,
+  key?: PlacementKey,
+): Promise<Result<OrderRow | null>> {
   const priced = await priceLines(deps.pool, input.items, input.currency);
-  if (!priced.ok) return priced as Result<{ id: string }>;
-  const orderId = input.orderId ?? randomUUID();
+  if (!priced.ok) return priced as Result<OrderRow | null>;
+  const placed = await writePlacedOrder(deps, input, priced.value, input.orderId ?? randomUUID(), key);
+  if (placed === null) return ok(null);
+  await deps.dispatcher.dispatch(placed.rows);
+  return ok(placed.order);
+}
+
+async function writePlacedOrder(
+  deps: OrderServiceDeps,
+  input: PlaceOrderInput,
+  lines: PricedLine[],
+  orderId: string,
+  key: PlacementKey | undefined,
+): Promise<Placed | null> {
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
-  const subtotal = toAmountString(subtotalOf(priced.value, currency));
+  const subtotal = toAmountString(subtotalOf(lines, currency));
   const initial = start({
     orderId,
     userId: input.userId,
@@ -81,26 +103,27 @@ export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput)
     { type: 'order.placed' },
     { correlationId: input.correlationId, occurredAt: new Date(), topic: deps.topic },
   );
-  const rows = await insertPlacedOrder(
+  const order: NewOrder = {
+    id: orderId,
+    user_id: input.userId,
+    currency,
+    status: placed.status,
+    state: placed.to,
+    snapshot: persist(placed.snapshot),
+    items: lines.map((l) => ({
+      product_id: l.productId,
+      quantity: l.quantity,
+      unit_price: toAmountString(l.unitPrice),
+    })),
+    subtotal,
+    total: subtotal,
+    coupon_code: input.couponCode,
+    shipping_address: input.shippingAddress,
+    correlation_id: input.correlationId,
+  };
+  const written = await insertPlacedOrder(
     deps.pool,
-    {
-      id: orderId,
-      user_id: input.userId,
-      currency,
-      status: placed.status,
-      state: placed.to,
-      snapshot: persist(placed.snapshot),
-      items: priced.value.map((l) => ({
-        product_id: l.productId,
-        quantity: l.quantity,
-        unit_price: toAmountString(l.unitPrice),
-      })),
-      subtotal,
-      total: subtotal,
-      coupon_code: input.couponCode,
-      shipping_address: input.shippingAddress,
-      correlation_id: input.correlationId,
-    },
+    order,
     {
       orderId,
       seq: 1,
@@ -111,9 +134,19 @@ export async function placeOrder(deps: OrderServiceDeps, input: PlaceOrderInput)
       event: { type: 'order.placed' },
     },
     placed.messages,
+    key,
   );
-  await deps.dispatcher.dispatch(rows);
-  return ok({ id: orderId });
+  if (written === null) return null;
+  const row: OrderRow = {
+    ...order,
+    version: 1,
+    discount: placed.snapshot.context.discount,
+    failure_reason: null,
+    created_at: written.createdAt,
+    updated_at: written.createdAt,
+    finalized_at: null,
+  };
+  return { order: row, rows: written.rows };
 }
 
 /** Who asked for a cancel: the customer, or an operator forcing a stuck order to end. */

@@ -5,13 +5,11 @@
 import type { Job } from 'bullmq';
 import type { z } from 'zod';
 import { isZero, parseMoney, roundToMinor, toAmountString, type Money } from '../domain/money.ts';
-import type { Pool, TransactionOptions } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message } from '../../queues/message.ts';
 import type { paymentMessages } from '../../queues/queues.ts';
-import type { Dispatcher } from '../messaging/dispatcher.ts';
 import { alreadyHandled } from '../messaging/outbox.sql.ts';
-import { handleBatch, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import {
   ProviderTransientError,
@@ -30,12 +28,9 @@ import {
   type ChargeSettlement,
 } from './payments.sql.ts';
 
-export interface PaymentsDeps {
-  pool: Pool;
-  dispatcher: Dispatcher;
+export interface PaymentsDeps extends HandleOnceDeps {
   logger: Logger;
   provider: PaymentProvider;
-  transaction?: TransactionOptions;
 }
 
 type PaymentPayload = z.infer<(typeof paymentMessages)['payment.charge']>;

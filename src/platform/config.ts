@@ -73,6 +73,7 @@ export const configSchema = z
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     METRICS_PORT: integer(0, 65_535).default(0),
     ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
+    ORDER_WAIT_BACKSTOP_MS: integer(50, 60_000).default(1_000),
     HTTP_TRUST_PROXY_HOPS: integer(0, 10).default(0),
     IDEMPOTENCY_KEY_TTL_MS: integer(86_400_000, 90 * 86_400_000).default(86_400_000),
     API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),

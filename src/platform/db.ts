@@ -160,7 +160,9 @@ async function attemptTransaction<T>(
   try {
     await client.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
     const value = await fn(client);
-    committing = true;
+    // A connection already lost never carried the COMMIT: the server rolled back, so it is no
+    // ambiguous commit, and fn may run again.
+    committing = lost === null;
     await client.query('COMMIT');
     outages.up('postgres');
     return { ok: true, value };

@@ -4,13 +4,13 @@
 // no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import pg from 'pg';
 import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
-import { sleep, type Pool } from '../platform/db.ts';
+import type { Pool } from '../platform/db.ts';
 import { createKafkaFromConfig, createProducer } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import { listen } from '../platform/listen.ts';
 import { outages } from '../platform/outage.ts';
 import { isRedisConnectionError, onBullmqError, redisDependencyOf } from '../platform/redis.ts';
 import {
@@ -75,6 +75,17 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
   });
   worker.on('error', onBullmqError(logger, redisDependencyOf(deps.redis), 'relay worker'));
+  // The relay's jobs count with every worker's (what a job costs is per job, whatever its queue).
+  for (const result of ['completed', 'failed'] as const) {
+    worker.on(result, (job?: Job) => {
+      if (job?.processedOn !== undefined && job.finishedOn !== undefined) {
+        deps.metrics?.jobDuration.observe(
+          { queue: outboxRelayQueueName, result },
+          (job.finishedOn - job.processedOn) / 1_000,
+        );
+      }
+    });
+  }
   queue.on('error', () => undefined); // the connection's listener reports an outage
 
   // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
@@ -101,7 +112,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
         else logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
       });
   };
-  const listener = listen(config.DATABASE_URL, logger, wake);
+  const listener = listen(config.DATABASE_URL, 'outbox_kafka', logger, wake, 'order-engine-relay-listen');
   const instance = relayInstanceId();
   const heartbeat = setInterval(() => {
     void writeRelayStatus(deps.redis, prefix, instance, relay.kafkaLink()).catch(() => undefined);
@@ -148,71 +159,4 @@ async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): 
   if (run.published > 0) deps.metrics?.relayPublished.inc(run.published);
   if (run.parked > 0) deps.metrics?.relayParked.inc(run.parked);
   return run;
-}
-
-const listenRetryMsMin = 200;
-const listenRetryMsMax = 5_000;
-
-/**
- * LISTEN on a dedicated connection. When the connection ends (a server restart, a backend
- * terminated), it reconnects with a bounded backoff and LISTENs again; the poll covers the gap, and
- * one wake-up after each (re)connect catches the rows committed while nobody listened.
- */
-export function listen(
-  connectionString: string,
-  logger: Logger,
-  onNotify: () => void,
-  applicationName = 'order-engine-relay-listen',
-): { close(): Promise<void>; connected(): boolean } {
-  let client: pg.Client | null = null;
-  let closed = false;
-  let connecting = false;
-  const dependency = 'postgres listen';
-  const reconnect = () => {
-    client = null;
-    if (closed || connecting) return;
-    connecting = true;
-    void connectLoop().finally(() => {
-      connecting = false;
-    });
-  };
-  const connectLoop = async () => {
-    for (let retryMs = listenRetryMsMin; !closed; retryMs = Math.min(retryMs * 2, listenRetryMsMax)) {
-      const candidate = new pg.Client({ connectionString, application_name: applicationName, keepAlive: true });
-      // Every failure of this connection arrives here or as 'end'; neither may crash the process.
-      candidate.on('error', (error) => outages.down(dependency, error));
-      try {
-        await candidate.connect();
-        await candidate.query('LISTEN outbox_kafka');
-      } catch (error) {
-        outages.down(dependency, error);
-        await candidate.end().catch(() => undefined);
-        await sleep(retryMs);
-        continue;
-      }
-      if (closed) {
-        await candidate.end().catch(() => undefined);
-        return;
-      }
-      candidate.on('notification', onNotify);
-      candidate.once('end', () => {
-        if (client === candidate) reconnect();
-      });
-      client = candidate;
-      outages.up(dependency);
-      logger.debug('relay listening on outbox_kafka');
-      onNotify(); // rows committed while we were not listening
-      return;
-    }
-  };
-  reconnect();
-  return {
-    connected: () => client !== null,
-    async close() {
-      closed = true;
-      const current = client;
-      client = null;
-      await current?.end().catch(() => undefined);
-    },
-  };
 }

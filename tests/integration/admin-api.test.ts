@@ -161,7 +161,7 @@ describe('API process metrics', () => {
     expect(scrape).toMatch(/order_engine_orders_finished_total\{status="confirmed",reason="none"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_orders_finished_total\{status="failed",reason="payment_declined"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_payment_provider_calls_total\{operation="charge",outcome="succeeded"\} [1-9]/);
-    expect(scrape).toMatch(/order_engine_queue_jobs\{queue="orders",state="completed"\} [1-9]/);
+    expect(scrape).toMatch(/order_engine_queue_jobs\{queue="inventory",state="completed"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_queue_jobs\{queue="outbox-relay",state="waiting"\} \d/);
   });
 });

@@ -2,36 +2,19 @@
 // customer reaches only their own orders and account, and another's looks exactly like nothing.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/platform/auth.ts';
-import {
-  address,
-  freshProduct,
-  getJson,
-  postJson,
-  startTestEngine,
-  tokenFor,
-  type TestEngine,
-} from '../support/engine.ts';
+import { address, getJson, postJson, tokenFor, useApiOnlyEngine } from '../support/engine.ts';
 import { testConfig } from '../support/test-config.ts';
 
-let engine: TestEngine;
-let product: string;
+const engine = useApiOnlyEngine(100);
 const [alice, bob] = [`alice-${randomUUID().slice(0, 6)}`, `bob-${randomUUID().slice(0, 6)}`];
 const as = async (user: string) => ({ authorization: `Bearer ${await tokenFor(user)}` });
-
-beforeAll(async () => {
-  engine = await startTestEngine({}, { roles: [] });
-  product = await freshProduct(engine.core, 100);
-});
-afterAll(async () => {
-  await engine?.close();
-});
 
 const order = (userId: string) => ({
   user_id: userId,
   currency: 'USD',
-  items: [{ product_id: product, quantity: 1 }],
+  items: [{ product_id: engine.product, quantity: 1 }],
   shipping_address: address,
 });
 

@@ -1,26 +1,9 @@
 // Bad input to POST /api/v1/orders: a 400 with a machine-readable code naming the field, and
 // nothing written (no order, no outbox row, no idempotency key).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  address,
-  freshProduct,
-  getJson,
-  postJson,
-  startTestEngine,
-  tokenFor,
-  type TestEngine,
-} from '../support/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { address, getJson, postJson, tokenFor, useApiOnlyEngine } from '../support/engine.ts';
 
-let engine: TestEngine;
-let product: string;
-
-beforeAll(async () => {
-  engine = await startTestEngine({}, { roles: [] });
-  product = await freshProduct(engine.core, 10);
-});
-afterAll(async () => {
-  await engine?.close();
-});
+const engine = useApiOnlyEngine(10);
 
 async function rowCounts() {
   const result = await engine.core.pool.query(
@@ -33,7 +16,7 @@ async function rowCounts() {
 const valid = () => ({
   user_id: 'validator',
   currency: 'USD',
-  items: [{ product_id: product, quantity: 1 }],
+  items: [{ product_id: engine.product, quantity: 1 }],
   shipping_address: { ...address },
 });
 
@@ -157,9 +140,9 @@ describe('POST /api/v1/orders refuses bad input and writes nothing', () => {
   });
 
   it('lists products with their available stock', async () => {
-    const res = await getJson(`${engine.url}/api/v1/products/${product}`);
+    const res = await getJson(`${engine.url}/api/v1/products/${engine.product}`);
     expect(res.body).toMatchObject({
-      id: product,
+      id: engine.product,
       price: '10.00',
       currency: 'USD',
       stock: { available: expect.any(Number) },

@@ -4,19 +4,10 @@
 // section); anywhere else it is reported as skipped, with that reason in its name.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreDeps } from '../../src/main/core-deps.ts';
+import { describe, expect, it } from 'vitest';
 import { freshProduct } from '../support/engine.ts';
-import {
-  placeOrders,
-  stopAll,
-  startEngineProcesses,
-  expectSurvivedAndSettled,
-  type EngineProcess,
-} from '../support/engine-processes.ts';
-import { createTestDeps } from '../support/harness.ts';
-import { createTopic, deleteTopic } from '../support/kafka-topic.ts';
-import { testConfig } from '../support/test-config.ts';
+import { placeOrders, startEngineProcesses, expectSurvivedAndSettled } from '../support/engine-processes.ts';
+import { useResilienceRig } from '../support/resilience-rig.ts';
 
 const enabled = process.env.RESILIENCE_RESTART_POSTGRES === '1';
 // The machine's cluster by default; a private server (another port) can be named instead.
@@ -26,29 +17,15 @@ const restartCommand = (
 const ordersTotal = 300;
 const run = promisify(execFile);
 
-let core: CoreDeps;
-let topic: string;
-const processes: EngineProcess[] = [];
-
-beforeAll(async () => {
-  if (!enabled) return;
-  topic = await createTopic(testConfig());
-  core = createTestDeps({ KAFKA_TOPIC_ORDER_EVENTS: topic });
-}, 60_000);
-
-afterAll(async () => {
-  await stopAll(processes);
-  await core?.close();
-  if (topic !== undefined) await deleteTopic(testConfig(), topic);
-});
+const rig = useResilienceRig({ enabled });
 
 describe.skipIf(!enabled)('PostgreSQL restarted under load (needs RESILIENCE_RESTART_POSTGRES=1)', () => {
   it('leaves every process running and every order final', async () => {
     const engine = await startEngineProcesses(
-      { QUEUE_PREFIX: core.config.QUEUE_PREFIX, KAFKA_TOPIC_ORDER_EVENTS: topic },
-      processes,
+      { QUEUE_PREFIX: rig.core.config.QUEUE_PREFIX, KAFKA_TOPIC_ORDER_EVENTS: rig.topic },
+      rig.processes,
     );
-    const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
+    const products = [await freshProduct(rig.core, 200, '9.99'), await freshProduct(rig.core, 200, '4.50')];
 
     const load = placeOrders(
       engine.apiUrl,
@@ -63,8 +40,8 @@ describe.skipIf(!enabled)('PostgreSQL restarted under load (needs RESILIENCE_RES
     const report = await load;
     console.log('resilience-pg-restart: answers', report.statuses);
 
-    await expectSurvivedAndSettled(core.pool, engine, report, ordersTotal, 180_000);
-    const said = processes.flatMap((p) => p.output.filter((l) => l.includes('postgres reachable again')));
+    await expectSurvivedAndSettled(rig.core.pool, engine, report, ordersTotal, 180_000);
+    const said = rig.processes.flatMap((p) => p.output.filter((l) => l.includes('postgres reachable again')));
     expect(said.length).toBeGreaterThan(0);
   }, 400_000);
 });

@@ -3,30 +3,22 @@
 // and the orders whose jobs Redis lost complete through the outbox's redelivery (the sweeper).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { isPortOpen } from '../../src/local-infra/wait.ts';
 import { freshProduct } from '../support/engine.ts';
 import {
   freePort,
   placeOrders,
-  stopAll,
   waitFor,
   startEngineProcesses,
   expectSurvivedAndSettled,
-  type EngineProcess,
 } from '../support/engine-processes.ts';
-import { createTestDeps } from '../support/harness.ts';
-import { createTopic, deleteTopic } from '../support/kafka-topic.ts';
-import { testConfig } from '../support/test-config.ts';
+import { useResilienceRig } from '../support/resilience-rig.ts';
 
 const ordersTotal = 300;
 const redisPort = 6399;
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
-let core: CoreDeps;
-let topic: string;
 let redis: ChildProcess | null = null;
-const processes: EngineProcess[] = [];
 
 /** A redis-server of this test's own, without persistence: each start is an empty Redis. */
 async function startRedis(): Promise<ChildProcess> {
@@ -49,21 +41,17 @@ function stopRedis(child: ChildProcess): Promise<void> {
   });
 }
 
+// Registered before the rig: the Redis starts before the core deps that point at it, and stops after them.
 beforeAll(async () => {
   if (await isPortOpen('127.0.0.1', redisPort, 500)) {
     throw new Error(`port ${redisPort} is taken; this test starts (and stops) a Redis of its own there`);
   }
   redis = await startRedis();
-  topic = await createTopic(testConfig());
-  core = createTestDeps({ KAFKA_TOPIC_ORDER_EVENTS: topic, REDIS_URL: redisUrl });
 }, 60_000);
-
 afterAll(async () => {
-  await stopAll(processes);
-  await core?.close();
   if (redis !== null) await stopRedis(redis);
-  if (topic !== undefined) await deleteTopic(testConfig(), topic);
 });
+const rig = useResilienceRig({ overrides: { REDIS_URL: redisUrl } });
 
 describe("BullMQ's Redis stopped and started again empty under load", () => {
   it('leaves every process running and completes every order through the outbox', async () => {
@@ -71,21 +59,21 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     const metricsPort = await freePort();
     const engine = await startEngineProcesses(
       {
-        QUEUE_PREFIX: core.config.QUEUE_PREFIX,
-        KAFKA_TOPIC_ORDER_EVENTS: topic,
+        QUEUE_PREFIX: rig.core.config.QUEUE_PREFIX,
+        KAFKA_TOPIC_ORDER_EVENTS: rig.topic,
         REDIS_URL: redisUrl,
         // A provider that takes its time keeps orders in flight (their jobs in Redis) when it stops.
         PAYMENT_SIM_LATENCY_MS_MIN: '300',
         PAYMENT_SIM_LATENCY_MS_MAX: '600',
       },
-      processes,
+      rig.processes,
       { 'worker-orders': { METRICS_PORT: String(metricsPort) } },
     );
     const health = async () => {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/health`);
       return { status: res.status, body: (await res.json()) as { dependencies: Record<string, string> } };
     };
-    const products = [await freshProduct(core, 200, '9.99'), await freshProduct(core, 200, '4.50')];
+    const products = [await freshProduct(rig.core, 200, '9.99'), await freshProduct(rig.core, 200, '4.50')];
 
     const load = placeOrders(
       engine.apiUrl,
@@ -95,7 +83,7 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     // Orders in flight now have jobs (or answers to them) that the empty Redis will not have.
-    const inFlight = await core.pool.query<{ n: number }>(
+    const inFlight = await rig.core.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM orders WHERE user_id LIKE 'redis-loss-%'
          AND status NOT IN ('confirmed', 'rejected', 'failed', 'expired', 'cancelled')`,
     );
@@ -111,8 +99,8 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     console.log('resilience-redis-restart: answers', report.statuses);
 
     expect(inFlight.rows[0]!.n).toBeGreaterThan(0);
-    await expectSurvivedAndSettled(core.pool, engine, report, ordersTotal, 120_000);
-    const said = processes.flatMap((p) =>
+    await expectSurvivedAndSettled(rig.core.pool, engine, report, ordersTotal, 120_000);
+    const said = rig.processes.flatMap((p) =>
       p.output.filter((l) => l.includes(`redis 127.0.0.1:${redisPort} unreachable`)),
     );
     expect(said.length).toBeGreaterThan(0);

@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { createApiApp, listen } from '../../src/main/api-server.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { startWorkers, workerRoles, type RunningWorkers, type WorkerRole } from '../../src/main/engine.ts';
@@ -38,6 +39,46 @@ export async function startTestEngine(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await workers?.close();
       await core.close();
+    },
+  };
+}
+
+/** What a test file reads of an API-only engine; the same names as on TestEngine. */
+export interface ApiOnlyEngine {
+  readonly url: string;
+  readonly core: CoreDeps;
+  /** A product of the file's own, so its orders never compete for another file's stock. */
+  readonly product: string;
+}
+
+/**
+ * The set-up of a file that tests what the API itself answers: an engine with no workers (orders stay as
+ * the API left them) and one fresh product with `stock` units, started before the file's tests and
+ * closed after them. Read the fields inside tests and hooks only: they exist once `beforeAll` has run.
+ */
+export function useApiOnlyEngine(stock: number): ApiOnlyEngine {
+  let engine: TestEngine | undefined;
+  let product: string | undefined;
+  beforeAll(async () => {
+    engine = await startTestEngine({}, { roles: [] });
+    product = await freshProduct(engine.core, stock);
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+  const started = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`useApiOnlyEngine: ${name} read before beforeAll ran`);
+    return value;
+  };
+  return {
+    get url() {
+      return started(engine, 'url').url;
+    },
+    get core() {
+      return started(engine, 'core').core;
+    },
+    get product() {
+      return started(product, 'product');
     },
   };
 }
