@@ -99,7 +99,7 @@ export async function retireBaselineEvents(
   const messageIds = orderIds.map((id) => messageIdFor(id, 'order.confirmed'));
   for (let i = 0; i < messageIds.length; i += 5_000) {
     await query(
-      `UPDATE outbox SET dispatched_at = now() WHERE message_id = ANY($1::text[]) AND dispatched_at IS NULL`,
+      `UPDATE outbox SET published_at = now() WHERE message_id = ANY($1::text[]) AND published_at IS NULL`,
       [messageIds.slice(i, i + 5_000)],
     );
   }

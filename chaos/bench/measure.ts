@@ -54,7 +54,7 @@ export async function drain(monitor: Monitor, topic: string, orderIds: string[],
     (await pollUntil(async () => {
       const open = await monitor.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM outbox
-          WHERE destination = $1 AND key = ANY($2::text[]) AND dispatched_at IS NULL`,
+          WHERE destination = $1 AND key = ANY($2::text[]) AND published_at IS NULL`,
         [`kafka:${topic}`, orderIds],
       );
       return open.rows[0]!.n === 0;
@@ -89,7 +89,7 @@ export async function outcomesOf(monitor: Monitor, topic: string, orderIds: stri
   const statuses: Record<string, number> = {};
   for (const row of orders.rows) statuses[row.status] = (statuses[row.status] ?? 0) + 1;
   const events = await monitor.query<{ ms: number | null }>(
-    `SELECT extract(epoch FROM dispatched_at - created_at) * 1000 AS ms FROM outbox
+    `SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms FROM outbox
       WHERE destination = $1 AND key = ANY($2::text[])`,
     [`kafka:${topic}`, orderIds],
   );

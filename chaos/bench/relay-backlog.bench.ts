@@ -52,7 +52,9 @@ try {
     const started = Date.now();
     const relay = await startRelay({ config, pool, redis, logger: createLogger('warn', 'bench-relay') });
     for (;;) {
-      const left = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL`);
+      const left = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND destination LIKE 'kafka:%'`,
+      );
       if (left.rows[0]!.n === 0) break;
       progress(`run ${run}: ${left.rows[0]!.n} left`);
       await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -49,7 +49,7 @@ export async function eventIdsOnTopic(brokers: string[], topic: string): Promise
 
 export async function checkEvents(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const rows = await pool.query<{ message_id: string; key: string; published: boolean; parked: boolean }>(
-    `SELECT message_id, key, dispatched_at IS NOT NULL AS published, parked_at IS NOT NULL AS parked
+    `SELECT message_id, key, published_at IS NOT NULL AS published, parked_at IS NOT NULL AS parked
        FROM outbox WHERE destination = $1 AND key = ANY($2::text[]) ORDER BY id`,
     [`kafka:${scope.topic}`, scope.orderIds],
   );

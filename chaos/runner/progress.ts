@@ -33,9 +33,9 @@ export async function progressOf(pool: Pool, tag: string, topic: string): Promis
      SELECT (SELECT count(*) FROM mine)::int AS orders,
             (SELECT count(*) FROM mine WHERE status = ANY($2::text[]))::int AS final,
             (SELECT count(*) FROM outbox
-              WHERE destination LIKE 'kafka:%' AND dispatched_at IS NULL AND parked_at IS NULL)::int AS "outboxDepth",
+              WHERE destination LIKE 'kafka:%' AND published_at IS NULL AND parked_at IS NULL)::int AS "outboxDepth",
             (SELECT count(*) FROM outbox x JOIN mine ON x.key = mine.id::text
-              WHERE x.destination = $3 AND x.dispatched_at IS NULL)::int AS unpublished,
+              WHERE x.destination = $3 AND x.published_at IS NULL)::int AS unpublished,
             (SELECT count(*) FROM outbox x JOIN mine ON x.key = mine.id::text
               WHERE x.destination LIKE 'queue:%' AND x.delay_ms = 0 AND x.processed_at IS NULL
                 AND x.parked_at IS NULL)::int AS unprocessed,

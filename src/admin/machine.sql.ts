@@ -12,7 +12,10 @@ export interface OutboxFact {
   type: string;
   created_at: Date;
   due_at: Date;
-  dispatched_at: Date | null;
+  /** A Kafka row: when the relay published it. */
+  published_at: Date | null;
+  /** A queue row: when the sweeper last handed it over. */
+  swept_at: Date | null;
   processed_at: Date | null;
   parked_at: Date | null;
   attempts: number;
@@ -27,7 +30,7 @@ const messagesOf = `message_id >= $1 || '.' AND message_id < $1 || '/'`;
  */
 export async function outboxOf(pool: Pool, orderId: string): Promise<OutboxFact[]> {
   const result = await pool.query<OutboxFact>(
-    `SELECT id::text, message_id, destination, type, created_at, due_at, dispatched_at, processed_at, parked_at,
+    `SELECT id::text, message_id, destination, type, created_at, due_at, published_at, swept_at, processed_at, parked_at,
             attempts, last_error
        FROM outbox WHERE ${messagesOf} ORDER BY outbox.id LIMIT 500`,
     [orderId],

@@ -22,7 +22,8 @@ function outboxFact(row: OutboxFact) {
     ...rest,
     created_at: row.created_at.toISOString(),
     due_at: row.due_at.toISOString(),
-    dispatched_at: iso(row.dispatched_at),
+    published_at: iso(row.published_at),
+    swept_at: iso(row.swept_at),
     processed_at: iso(row.processed_at),
     parked_at: iso(row.parked_at),
   };
@@ -72,7 +73,7 @@ function steps(
   });
 }
 
-/** The order's Kafka-bound outbox rows: published once the relay marked them (dispatched_at). */
+/** The order's Kafka-bound outbox rows: published once the relay marked them (published_at). */
 function eventsOf(outbox: OutboxFact[]): OrderEvent[] {
   return outbox
     .filter((r) => r.destination.startsWith('kafka:'))
@@ -81,8 +82,8 @@ function eventsOf(outbox: OutboxFact[]): OrderEvent[] {
       type: r.type,
       topic: r.destination.slice('kafka:'.length),
       created_at: r.created_at.toISOString(),
-      published: r.dispatched_at !== null,
-      published_at: iso(r.dispatched_at),
+      published: r.published_at !== null,
+      published_at: iso(r.published_at),
       parked_at: iso(r.parked_at),
       attempts: r.attempts,
       last_error: r.last_error,

@@ -17,7 +17,7 @@ export async function collectState(pool: Pool, queues: ReadonlyMap<string, Queue
          FROM outbox WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%' AND due_at <= now()
        UNION ALL
        SELECT 'kafka', count(*), extract(epoch FROM now() - min(created_at))
-         FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
+         FROM outbox WHERE published_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
     ),
     pool.query<{ n: string }>(`SELECT count(*) AS n FROM outbox WHERE parked_at IS NOT NULL`),
   ]);

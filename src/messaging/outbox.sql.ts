@@ -141,9 +141,9 @@ export async function claimRowsToSweep(client: Client, limits: SweepLimits): Pro
        FROM outbox
       WHERE processed_at IS NULL AND parked_at IS NULL AND destination LIKE 'queue:%'
         AND due_at <= now()
-        AND CASE WHEN dispatched_at IS NULL
+        AND CASE WHEN swept_at IS NULL
                  THEN delay_ms > 0 OR due_at < now() - make_interval(secs => $1::double precision / 1000)
-                 ELSE dispatched_at < now() - make_interval(secs => $2::double precision / 1000) END
+                 ELSE swept_at < now() - make_interval(secs => $2::double precision / 1000) END
       ORDER BY due_at
       LIMIT $3
       FOR UPDATE SKIP LOCKED`,
@@ -155,5 +155,5 @@ export async function claimRowsToSweep(client: Client, limits: SweepLimits): Pro
 /** Records that the sweeper handed these rows over, so it waits redeliverAfterMs before the next try. */
 export async function markSwept(client: Client, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+  await client.query(`UPDATE outbox SET swept_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
 }

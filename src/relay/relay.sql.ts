@@ -26,7 +26,7 @@ export async function claimKafkaBatch(client: Client, partitions: number, limit:
        claimed AS (
          SELECT ${outboxRowColumns}
            FROM outbox
-          WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
+          WHERE published_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'
             AND mod(abs(hashtext(key)::bigint), $1::int) IN (SELECT p FROM locked)
           ORDER BY id
           LIMIT $2
@@ -41,7 +41,7 @@ export async function claimKafkaBatch(client: Client, partitions: number, limit:
 }
 
 export async function markPublished(client: Client, ids: string[]): Promise<void> {
-  await client.query(`UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+  await client.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
 }
 
 /** Counts a failed publish of one row; at attemptsMax the row is parked. Returns true if parked. */
@@ -101,7 +101,7 @@ export async function pruneDelivered(pool: Pool, retentionMs: number, batchMax: 
        SELECT id FROM outbox
         WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
           AND CASE WHEN destination LIKE 'kafka:%'
-                   THEN dispatched_at < now() - make_interval(secs => $1::double precision / 1000)
+                   THEN published_at < now() - make_interval(secs => $1::double precision / 1000)
                    ELSE processed_at < now() - make_interval(secs => $1::double precision / 1000) END
         ORDER BY created_at LIMIT $2)`,
     [retentionMs, batchMax],

@@ -198,7 +198,7 @@ describe("one order's complete view", () => {
   });
 
   it('says which events the relay published', async () => {
-    await engine.core.pool.query(`UPDATE outbox SET dispatched_at = now() WHERE message_id = $1`, [
+    await engine.core.pool.query(`UPDATE outbox SET published_at = now() WHERE message_id = $1`, [
       `${placed.first}.event.order.created`,
     ]);
     const res = await getJson(`${engine.url}/api/v1/admin/orders/${placed.first}/timeline`);

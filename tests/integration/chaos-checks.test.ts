@@ -135,7 +135,7 @@ describe('the chaos invariant checks fail on corrupted data', () => {
   it('events: a row never published, and a row marked published that is not on the topic', async () => {
     const id = await order('confirmed');
     await db.query(
-      `INSERT INTO outbox (message_id, destination, key, type, payload, dispatched_at)
+      `INSERT INTO outbox (message_id, destination, key, type, payload, published_at)
        VALUES ($1, $3, $2, 'order.created', '{}', NULL), ($4, $3, $2, 'order.confirmed', '{}', now())`,
       [`${id}.event.order.created`, id, `kafka:${topic}`, `${id}.event.order.confirmed`],
     );

@@ -73,7 +73,7 @@ async function drainLeftovers(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const left = await pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
+        `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND parked_at IS NULL AND destination LIKE 'kafka:%'`,
       );
       if (left.rows[0]!.n === 0) return;
       if (Date.now() > deadline) throw new Error(`${left.rows[0]!.n} leftover Kafka rows did not drain`);
@@ -200,7 +200,7 @@ describe('poison rows and pruning', () => {
     );
     await engine.core.pool.query(
       `UPDATE outbox SET created_at = now() - interval '30 days',
-              dispatched_at = CASE WHEN id = $1 THEN now() - interval '30 days' END,
+              published_at = CASE WHEN id = $1 THEN now() - interval '30 days' END,
               parked_at = CASE WHEN id = $2 THEN now() END
         WHERE id = ANY($3::bigint[])`,
       [rows[0]!.id, rows[1]!.id, rows.map((r) => r.id)],

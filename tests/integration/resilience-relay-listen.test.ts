@@ -50,7 +50,7 @@ async function reachesKafka(key: string): Promise<number> {
 beforeAll(async () => {
   // Rows earlier test files left for topics that no longer exist are not this test's business.
   await rig.core.pool.query(
-    `UPDATE outbox SET dispatched_at = now() WHERE dispatched_at IS NULL AND destination LIKE 'kafka:%'`,
+    `UPDATE outbox SET published_at = now() WHERE published_at IS NULL AND destination LIKE 'kafka:%'`,
   );
 }, 60_000);
 

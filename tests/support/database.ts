@@ -3,11 +3,11 @@
 // for the shared _test database; a file that needs exact counts makes `<test db>_<suffix>`.
 import pg from 'pg';
 import { createPool } from '../../src/platform/db.ts';
-import { migrate } from '../../src/platform/migrate.ts';
+import { migrate, migrationsDir } from '../../src/platform/migrate.ts';
 import { testDatabaseUrl } from './test-config.ts';
 
-/** Creates the database of `url` if missing, then empties its schema and migrates it. */
-export async function rebuildDatabase(url: string): Promise<void> {
+/** Creates the database of `url` if missing, then empties its schema and migrates it (from `dir`). */
+export async function rebuildDatabase(url: string, dir = migrationsDir): Promise<void> {
   const target = new URL(url);
   const admin = new pg.Client({
     connectionString: Object.assign(new URL(target), { pathname: '/postgres' }).toString(),
@@ -23,16 +23,16 @@ export async function rebuildDatabase(url: string): Promise<void> {
   const pool = createPool({ connectionString: target.toString(), poolSizeMax: 2, statementTimeoutMs: 60_000 });
   try {
     await pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-    await migrate(pool);
+    await migrate(pool, dir);
   } finally {
     await pool.end();
   }
 }
 
 /** A fresh, migrated database beside the test database, named `<test db>_<suffix>`; returns its URL. */
-export async function freshDatabase(suffix: string): Promise<string> {
+export async function freshDatabase(suffix: string, dir = migrationsDir): Promise<string> {
   const url = new URL(testDatabaseUrl());
   url.pathname = `${url.pathname}_${suffix}`;
-  await rebuildDatabase(url.toString());
+  await rebuildDatabase(url.toString(), dir);
   return url.toString();
 }

@@ -15,7 +15,7 @@ export async function committedEvents(pool: Pool, topic: string, orderIds: strin
 
 export async function undeliveredCount(pool: Pool, topic: string, orderIds: string[]): Promise<number> {
   const result = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM outbox WHERE destination = $1 AND key = ANY($2::text[]) AND dispatched_at IS NULL`,
+    `SELECT count(*)::int AS n FROM outbox WHERE destination = $1 AND key = ANY($2::text[]) AND published_at IS NULL`,
     [`kafka:${topic}`, orderIds],
   );
   return result.rows[0]?.n ?? 0;

@@ -122,7 +122,7 @@ function renderFacts(order) {
 function renderTimeline(timeline) {
   document.querySelector('#timeline tbody').replaceChildren(
     ...timeline.transitions.map((t) => {
-      const sent = t.sent.map((r) => `${r.type} → ${r.destination}${r.processed_at || r.dispatched_at ? ' ✓' : ''}`);
+      const sent = t.sent.map((r) => `${r.type} → ${r.destination}${r.processed_at || r.published_at ? ' ✓' : ''}`);
       const element = row(
         [
           text('td', t.seq),
