@@ -98,9 +98,8 @@ export async function retireBaselineEvents(
 ): Promise<void> {
   const messageIds = orderIds.map((id) => messageIdFor(id, 'order.confirmed'));
   for (let i = 0; i < messageIds.length; i += 5_000) {
-    await query(
-      `UPDATE outbox SET published_at = now() WHERE message_id = ANY($1::text[]) AND published_at IS NULL`,
-      [messageIds.slice(i, i + 5_000)],
-    );
+    await query(`UPDATE outbox SET published_at = now() WHERE message_id = ANY($1::text[]) AND published_at IS NULL`, [
+      messageIds.slice(i, i + 5_000),
+    ]);
   }
 }
