@@ -4,8 +4,7 @@ import { Decimal } from 'decimal.js';
 import { validateLedger } from '../src/ledger/ledger.validate.ts';
 import { providerNetByOrder } from '../src/payments/simulated.provider.ts';
 import type { Pool } from '../src/platform/db.ts';
-
-const finalStatuses = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
+import { finalStatuses, isFinalStatus } from '../machines/order.status.ts';
 
 export interface InvariantReport {
   ordersChecked: number;
@@ -43,7 +42,7 @@ async function orderFacts(pool: Pool, orderIds: readonly string[]): Promise<Orde
 function checkOrder(order: OrderFacts, net: Decimal, charges: number, violations: string[]): void {
   const confirmed = order.status === 'confirmed';
   const where = `order ${order.id} (${order.status})`;
-  if (!finalStatuses.includes(order.status)) violations.push(`${where} is not final`);
+  if (!isFinalStatus(order.status)) violations.push(`${where} is not final`);
   if (order.held > 0) violations.push(`${where} still holds ${order.held} reservation(s)`);
   if (charges > 1) violations.push(`${where} was charged ${charges} times`);
   if (confirmed && !net.eq(order.total))
@@ -82,7 +81,7 @@ export async function waitUntilFinal(pool: Pool, orderIds: readonly string[], ti
   for (;;) {
     const open = await pool.query<{ id: string }>(
       `SELECT id::text FROM orders WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
-      [[...orderIds], finalStatuses],
+      [[...orderIds], [...finalStatuses]],
     );
     if (open.rowCount === 0 || Date.now() > deadline) return open.rows.map((r) => r.id);
     await new Promise((resolve) => setTimeout(resolve, 100));

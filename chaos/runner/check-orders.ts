@@ -2,12 +2,10 @@
 // and every order's history a legal path through the machine definition.
 import { initialTransition, transition } from 'xstate';
 import { orderMachine } from '../../machines/order.machine.ts';
-import { stateName, statusOf } from '../../machines/order.status.ts';
+import { finalStatuses, stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderEvent, OrderInput } from '../../machines/order.types.ts';
 import type { Queryable } from '../../src/platform/db.ts';
 import { result, type CheckScope, type InvariantResult } from './check-types.ts';
-
-const finalStatuses = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
 
 export async function checkStock(pool: Queryable): Promise<InvariantResult> {
   const rows = await pool.query<{
@@ -39,19 +37,19 @@ export async function checkStock(pool: Queryable): Promise<InvariantResult> {
 export async function checkOrphans(pool: Queryable, scope: CheckScope): Promise<InvariantResult> {
   const open = await pool.query<{ id: string; status: string; state: string }>(
     `SELECT id::text, status, state FROM orders WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
-    [scope.orderIds, finalStatuses],
+    [scope.orderIds, [...finalStatuses]],
   );
   const held = await pool.query<{ order_id: string; status: string; product_id: string; quantity: number }>(
     `SELECT r.order_id::text, o.status, r.product_id, r.quantity FROM reservations r JOIN orders o ON o.id = r.order_id
       WHERE r.status = 'held' AND o.status = ANY($1::text[]) LIMIT 100`,
-    [finalStatuses],
+    [[...finalStatuses]],
   );
   const coupons = await pool.query<{ order_id: string; status: string; coupon_code: string }>(
     `SELECT c.order_id::text, coalesce(o.status, 'no order') AS status, c.coupon_code
        FROM coupon_redemptions c LEFT JOIN orders o ON o.id = c.order_id
       WHERE c.status = 'redeemed' AND o.status IS DISTINCT FROM 'confirmed'
         AND (o.status IS NULL OR o.status = ANY($1::text[])) LIMIT 100`,
-    [finalStatuses],
+    [[...finalStatuses]],
   );
   const counts = await pool.query<{ code: string; counted: number; redeemed: number }>(
     `SELECT k.code, k.redemptions_count AS counted,

@@ -1,10 +1,9 @@
 // The live status line while a run goes on, and the bounded drain after it: both read PostgreSQL
 // directly (orders of the run by tag, outbox depth), never the engine's API.
+import { finalStatuses } from '../../machines/order.status.ts';
 import { sleep, type Pool } from '../../src/platform/db.ts';
 import type { FaultLog } from './faults.ts';
 import type { LoadStats } from './load.ts';
-
-const finalStatuses = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
 
 export interface Progress {
   orders: number;
@@ -41,7 +40,7 @@ export async function progressOf(pool: Pool, tag: string, topic: string): Promis
                 AND x.parked_at IS NULL)::int AS unprocessed,
             (SELECT count(*) FROM mine WHERE mine.status = 'confirmed'
                 AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.order_id = mine.id))::int AS unnotified`,
-    [tagPattern(tag), finalStatuses, `kafka:${topic}`],
+    [tagPattern(tag), [...finalStatuses], `kafka:${topic}`],
   );
   return row.rows[0]!;
 }

@@ -2,6 +2,7 @@
 // out_of_stock before any payment is attempted. Run with Redlock on and off (only the inventory
 // worker takes the lock, so only it is restarted with the other setting).
 import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
+import { finalStatuses } from '../../machines/order.status.ts';
 import { sleep, type Pool } from '../../src/platform/db.ts';
 import type { Fleet } from './fleet.ts';
 import { LoadGenerator } from './load.ts';
@@ -23,8 +24,8 @@ async function waitAllFinal(pool: Pool, ids: string[], timeoutMs: number): Promi
   while (Date.now() < deadline) {
     const open = await pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[])
-          AND status NOT IN ('confirmed', 'rejected', 'failed', 'expired', 'cancelled')`,
-      [ids],
+          AND status <> ALL($2::text[])`,
+      [ids, [...finalStatuses]],
     );
     if (open.rows[0]?.n === 0) return true;
     await sleep(100);

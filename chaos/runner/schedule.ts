@@ -1,5 +1,6 @@
 // The schedule of a run, a pure function of its options and seed: which orders are sent when, and
 // which faults are injected when, where, and for how long. Nothing here touches a process.
+import { workerRoles } from '../../src/main/roles.ts';
 import { mulberry32, type Random } from './prng.ts';
 
 export const scenarios = ['ledger', 'kill', 'race', 'pause', 'postgres', 'redis', 'kafka', 'all'] as const;
@@ -9,7 +10,7 @@ export const faultKinds = ['kill', 'pause', 'postgres', 'redis', 'kafka'] as con
 export type FaultKind = (typeof faultKinds)[number];
 
 /** Processes of the fleet, one per role. The API, each worker role, the relay and the notifications consumer. */
-export const workerMembers = ['orders', 'inventory', 'coupons', 'payments', 'ledger', 'sweeper'] as const;
+export const workerMembers = workerRoles;
 export const fleetMembers = ['api', ...workerMembers, 'relay', 'notifications'] as const;
 export type FleetMember = (typeof fleetMembers)[number];
 

@@ -2,9 +2,11 @@
 // audit trail (/admin/audit). Each is filled by its local script from the JSON endpoints, so the
 // page and `curl` see the same answers.
 import type { Principal } from '../platform/auth.ts';
+import { finalStatuses, inFlightStatuses } from '../../machines/order.status.ts';
 import { escapeHtml, layout, searchForm } from './admin.pages.ts';
 
-const orderStatuses = ['pending', 'cancelling', 'confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
+/** The status filter lists the orders still moving first. */
+const listedStatuses = [...inFlightStatuses, ...finalStatuses];
 
 const options = (values: readonly string[]) =>
   ['<option value="">any</option>', ...values.map((v) => `<option>${escapeHtml(v)}</option>`)].join('');
@@ -45,7 +47,7 @@ export function ordersPage(principal: Principal | undefined, stateIds: readonly 
     headerExtra: searchForm,
     script: 'orders.js',
     main: `<form id="filters" class="filters" action="/admin/orders" method="get">
-  <label>status <select name="status">${options(orderStatuses)}</select></label>
+  <label>status <select name="status">${options(listedStatuses)}</select></label>
   <label>state <select name="state">${options(stateIds)}</select></label>
   <label>user <input name="user_id" size="16" maxlength="64"></label>
   <label>failure reason <input name="failure_reason" size="16" maxlength="64"></label>

@@ -2,9 +2,9 @@
 // are strict (an unknown or malformed parameter is a 400 naming it); answers are parsed before
 // they are sent, like every admin answer, and feed the OpenAPI document.
 import { z } from 'zod';
+import { orderStatuses } from '../../machines/order.status.ts';
 
 const timestamp = z.string().datetime({ offset: true });
-const orderStatuses = ['pending', 'confirmed', 'rejected', 'failed', 'expired', 'cancelling', 'cancelled'] as const;
 const userId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
 const code = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be 1-64 characters of a-z 0-9 _');
 const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset' });

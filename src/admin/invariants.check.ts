@@ -5,7 +5,7 @@
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Pool, Queryable } from '../platform/db.ts';
-import { inFlightStatuses } from '../orders/order.queries.ts';
+import { inFlightStatuses, orderStatuses } from '../../machines/order.status.ts';
 
 export interface InvariantFacts {
   ledgerImbalance: Map<string, string>;
@@ -17,8 +17,6 @@ export interface InvariantFacts {
   deadLetters: Map<string, number>;
   ordersByStatus: Map<string, number>;
 }
-
-const orderStatuses = ['pending', 'confirmed', 'rejected', 'failed', 'expired', 'cancelling', 'cancelled'];
 
 /** One pass over the invariants. `db` may be a client inside a test's transaction. */
 export async function readInvariants(db: Queryable, stuckAfterMs: number): Promise<InvariantFacts> {
@@ -37,7 +35,7 @@ export async function readInvariants(db: Queryable, stuckAfterMs: number): Promi
                 AND updated_at < now() - make_interval(secs => $2::float8 / 1000)) AS stuck,
             (SELECT count(*) FROM (SELECT order_id FROM provider_charges WHERE kind = 'charge' AND status = 'succeeded'
                 GROUP BY order_id HAVING count(*) > 1) d) AS double_charges`,
-    [inFlightStatuses, stuckAfterMs],
+    [[...inFlightStatuses], stuckAfterMs],
   );
   const dead = await db.query<{ queue: string; n: string }>(
     `SELECT queue, count(*) AS n FROM dead_letters GROUP BY queue`,

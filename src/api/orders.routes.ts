@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import { outcomeStatuses } from '../../machines/order.status.ts';
 import { forceCancelRecorder } from '../audit/audit.actions.ts';
 import {
   placeOrder,
@@ -48,7 +49,8 @@ export function preferredWaitMs(req: Request, capSeconds: number): number {
   return match?.[1] === undefined ? 0 : Math.min(Number(match[1]), capSeconds) * 1_000;
 }
 
-const ended = new Set(['cancelled', 'rejected', 'failed', 'expired']);
+/** A cancel of a confirmed order waits until it ends again, with an outcome: confirmed does not count. */
+const ended = new Set<string>(outcomeStatuses);
 
 /** The request's correlation id (the one its log line carries), or the given header, or a new one. */
 export function correlationIdOf(req: Request): string {

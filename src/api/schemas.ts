@@ -1,6 +1,7 @@
 // The API's shapes as zod schemas: path, query and admin bodies that the routes check, and the
 // responses that /openapi.json describes. Money is always a decimal string next to its currency.
 import { z } from 'zod';
+import { orderStatuses } from '../../machines/order.status.ts';
 import { currencies } from '../domain/money.ts';
 import { shippingAddressSchema, text } from './validation.ts';
 
@@ -10,7 +11,6 @@ const couponCode = z.string().regex(/^[A-Z0-9_-]{1,40}$/, 'must be 1-40 characte
 const amount = z.string().regex(/^\d{1,16}(\.\d{1,4})?$/, 'must be a decimal string such as "12.50"');
 const money = z.string().describe('decimal amount as a string, in the currency next to it');
 const timestamp = z.string().describe('ISO 8601 date-time');
-const orderStatuses = ['pending', 'confirmed', 'rejected', 'failed', 'expired', 'cancelling', 'cancelled'] as const;
 
 export const errorBodySchema = z.object({
   error: z.object({ code: z.string(), field: z.string().optional(), message: z.string() }),

@@ -7,7 +7,8 @@ import { createKafkaFromConfig } from '../platform/kafka.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createApiApp, listen, stopServer } from './api-server.ts';
 import { createCoreDeps } from './core-deps.ts';
-import { startWorkers, workerRoles } from './engine.ts';
+import { startWorkers } from './engine.ts';
+import { workerRoles } from './roles.ts';
 import { onShutdown } from './shutdown.ts';
 import { guardProcess } from './process-guard.ts';
 

@@ -17,9 +17,7 @@ import { instrumentProvider } from '../payments/provider.metrics.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { isFinalStatus } from '../../machines/order.status.ts';
 import type { CoreDeps } from './core-deps.ts';
-
-export const workerRoles = ['orders', 'inventory', 'coupons', 'payments', 'ledger', 'sweeper'] as const;
-export type WorkerRole = (typeof workerRoles)[number];
+import type { WorkerRole } from './roles.ts';
 
 export interface RunningWorkers {
   workers: Worker[];

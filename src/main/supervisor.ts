@@ -5,6 +5,7 @@
 // waits longer each time, so a broken deployment does not spin.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../platform/logger.ts';
+import { ownProcessRoles, workerRoles } from './roles.ts';
 
 export interface RoleSpec {
   /** The name in logs: api, worker, relay, notifications. */
@@ -34,18 +35,16 @@ export function nextBackoffMs(policy: RestartPolicy, previousMs: number, ranMs: 
 export function defaultRoles(metricsPortBase: number): RoleSpec[] {
   const metrics = (offset: number): Record<string, string> =>
     metricsPortBase === 0 ? {} : { METRICS_PORT: String(metricsPortBase + offset) };
+  const others = workerRoles.filter((role) => !ownProcessRoles.includes(role));
+  const workers: RoleSpec[] = [
+    ...ownProcessRoles.map((role) => ({ name: `worker-${role}`, entry: 'worker.main.ts', args: ['--only', role] })),
+    { name: 'worker-others', entry: 'worker.main.ts', args: ['--only', others.join(',')] },
+  ].map((spec, index) => ({ ...spec, env: metrics(index) }));
   return [
     { name: 'api', entry: 'api.main.ts', args: [], env: {} },
-    { name: 'worker-orders', entry: 'worker.main.ts', args: ['--only', 'orders'], env: metrics(0) },
-    { name: 'worker-inventory', entry: 'worker.main.ts', args: ['--only', 'inventory'], env: metrics(1) },
-    {
-      name: 'worker-others',
-      entry: 'worker.main.ts',
-      args: ['--only', 'coupons,payments,ledger,sweeper'],
-      env: metrics(2),
-    },
-    { name: 'relay', entry: 'relay.main.ts', args: [], env: metrics(3) },
-    { name: 'notifications', entry: 'notifications.main.ts', args: [], env: metrics(4) },
+    ...workers,
+    { name: 'relay', entry: 'relay.main.ts', args: [], env: metrics(workers.length) },
+    { name: 'notifications', entry: 'notifications.main.ts', args: [], env: metrics(workers.length + 1) },
   ];
 }
 

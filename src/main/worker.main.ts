@@ -3,7 +3,8 @@ import { loadConfigOrExit } from '../platform/config.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { serveMetrics } from '../platform/metrics-server.ts';
 import { createCoreDeps } from './core-deps.ts';
-import { startWorkers, workerRoles, type WorkerRole } from './engine.ts';
+import { startWorkers } from './engine.ts';
+import { workerRoles, type WorkerRole } from './roles.ts';
 import { onShutdown } from './shutdown.ts';
 import { guardProcess } from './process-guard.ts';
 

@@ -2,6 +2,7 @@
 // newest first, with the console's filters and search), an order's transition history, and the
 // fleet: in-flight orders per machine state and the stuck ones. Nothing here writes.
 import type { Queryable } from '../platform/db.ts';
+import { inFlightStatuses } from '../../machines/order.status.ts';
 import type { OrderStatus } from '../../machines/order.types.ts';
 import type { OrderRow } from './order.sql.ts';
 
@@ -115,9 +116,6 @@ export async function orderHistory(db: Queryable, orderId: string): Promise<Tran
   return result.rows;
 }
 
-/** Statuses of orders still moving; every other status is final. */
-export const inFlightStatuses = ['pending', 'cancelling'];
-
 export interface StateCount {
   state: string;
   count: number;
@@ -129,7 +127,7 @@ export async function inFlightByState(db: Queryable): Promise<StateCount[]> {
   const result = await db.query<{ state: string; n: string; age: string | null }>(
     `SELECT state, count(*) AS n, extract(epoch FROM now() - min(updated_at)) AS age
        FROM orders WHERE status = ANY($1::text[]) GROUP BY state`,
-    [inFlightStatuses],
+    [[...inFlightStatuses]],
   );
   return result.rows.map((r) => ({ state: r.state, count: Number(r.n), oldest_age_seconds: Number(r.age) }));
 }
@@ -156,7 +154,7 @@ export async function stuckOrders(db: Queryable, stuckAfterMs: number, limit: nu
                            WHERE order_id = o.id ORDER BY seq DESC LIMIT 1) t ON true
       WHERE o.status = ANY($1::text[]) AND o.updated_at < now() - make_interval(secs => $2::float8 / 1000)
       ORDER BY o.updated_at LIMIT $3`,
-    [inFlightStatuses, stuckAfterMs, limit],
+    [[...inFlightStatuses], stuckAfterMs, limit],
   );
   return result.rows;
 }

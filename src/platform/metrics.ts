@@ -4,6 +4,7 @@
 // src/admin/state.collect.ts), and the business invariants by a periodic check with a bounded
 // cost, never per scrape (src/admin/invariants.check.ts). Every name starts order_engine_.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { orderStatuses } from '../../machines/order.status.ts';
 import { queueNames } from '../../queues/queues.ts';
 
 export interface Metrics {
@@ -57,7 +58,6 @@ function removeMisnamedDefaults(registry: Registry): void {
 }
 
 const failures = ['transient_error', 'lost_response', 'error'];
-const orderStatuses = ['pending', 'confirmed', 'rejected', 'failed', 'expired', 'cancelling', 'cancelled'];
 
 /**
  * Every label value the engine is known to use, per labelled counter. A counter series that does

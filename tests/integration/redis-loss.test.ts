@@ -2,7 +2,8 @@
 // persistence), the outbox knows which messages were never processed and hands them over again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
-import { startWorkers, workerRoles } from '../../src/main/engine.ts';
+import { startWorkers } from '../../src/main/engine.ts';
+import { workerRoles } from '../../src/main/roles.ts';
 import { address, freshProduct, postJson, startTestEngine, type TestEngine } from '../support/engine.ts';
 
 let engine: TestEngine | undefined;

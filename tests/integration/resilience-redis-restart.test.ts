@@ -3,6 +3,7 @@
 // and the orders whose jobs Redis lost complete through the outbox's redelivery (the sweeper).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finalStatuses } from '../../machines/order.status.ts';
 import { isPortOpen } from '../../src/local-infra/wait.ts';
 import { freshProduct } from '../support/engine.ts';
 import {
@@ -85,7 +86,8 @@ describe("BullMQ's Redis stopped and started again empty under load", () => {
     // Orders in flight now have jobs (or answers to them) that the empty Redis will not have.
     const inFlight = await rig.core.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM orders WHERE user_id LIKE 'redis-loss-%'
-         AND status NOT IN ('confirmed', 'rejected', 'failed', 'expired', 'cancelled')`,
+         AND status <> ALL($1::text[])`,
+      [[...finalStatuses]],
     );
     await stopRedis(redis!);
     const dependency = `redis 127.0.0.1:${redisPort}`;

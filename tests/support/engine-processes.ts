@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { checkInvariants, waitUntilFinal } from '../../chaos/invariants.ts';
+import { defaultRoles } from '../../src/main/supervisor.ts';
 import { testDatabaseUrl } from './test-config.ts';
 import { address, tokenFor } from './engine.ts';
 
@@ -18,14 +19,12 @@ export interface EngineProcess {
   output: string[];
 }
 
-export const engineRoles: Array<{ role: string; entry: string; args: string[] }> = [
-  { role: 'api', entry: 'api.main.ts', args: [] },
-  { role: 'worker-orders', entry: 'worker.main.ts', args: ['--only', 'orders'] },
-  { role: 'worker-inventory', entry: 'worker.main.ts', args: ['--only', 'inventory'] },
-  { role: 'worker-others', entry: 'worker.main.ts', args: ['--only', 'coupons,payments,ledger,sweeper'] },
-  { role: 'relay', entry: 'relay.main.ts', args: [] },
-  { role: 'notifications', entry: 'notifications.main.ts', args: [] },
-];
+/** The processes `npm run supervise` runs (its own list), without metrics ports. */
+export const engineRoles: Array<{ role: string; entry: string; args: string[] }> = defaultRoles(0).map((spec) => ({
+  role: spec.name,
+  entry: spec.entry,
+  args: spec.args,
+}));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@
 // walked, deduplicated by the whole world's state.
 import { initialTransition, transition } from 'xstate';
 import { orderMachine, type OrderEvent, type OrderInput } from '../../machines/order.machine.ts';
-import { stateName, statusOf } from '../../machines/order.status.ts';
+import { outcomeStatuses, stateName, statusOf } from '../../machines/order.status.ts';
 import { Decimal, parseMoney, toAmountString } from '../../src/domain/money.ts';
 import { discountOf, type CouponTerms } from '../../src/domain/order-totals.ts';
 import { parsePayload, queueNames, type QueueName } from '../../queues/queues.ts';
@@ -239,8 +239,8 @@ function applyIntents(world: World, actions: ReadonlyArray<{ type: string; param
   return next;
 }
 
-const failedStates = ['rejected', 'failed', 'expired', 'cancelled'];
-const isCompensatingOrFinal = (name: string) => name.startsWith('compensating') || failedStates.includes(name);
+const failedStates = new Set<string>(outcomeStatuses);
+const isCompensatingOrFinal = (name: string) => name.startsWith('compensating') || failedStates.has(name);
 
 /** Delivers one event to the order actor: resolve, step, persist, as the runtime does. */
 export function deliver(world: World, event: OrderEvent): World {

@@ -3,12 +3,10 @@
 // order-machine.cases.test.ts).
 import { describe, expect, it } from 'vitest';
 import { type OrderEvent, type OrderInput } from '../../machines/order.machine.ts';
-import { stateName } from '../../machines/order.status.ts';
+import { finalStatuses, stateName } from '../../machines/order.status.ts';
 import { Decimal } from '../../src/domain/money.ts';
 import { snapshotOf, walk, type World } from '../support/machine-walk.ts';
 import { baseInput, withCoupon } from '../support/order-inputs.ts';
-
-const finalStates = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'] as const;
 
 /** How the event that decided an order's fate must end it. */
 function expectedEnding(event: OrderEvent): { state: string; reason: string } {
@@ -82,7 +80,7 @@ describe('order machine: every path through a simulated world', () => {
         `depth ${report.depthMax}, settled ${JSON.stringify(report.settled)}`,
     );
     expect(report.violations.slice(0, 5)).toEqual([]);
-    for (const state of finalStates) expect(report.settled[state] ?? 0, state).toBeGreaterThan(0);
+    for (const state of finalStatuses) expect(report.settled[state] ?? 0, state).toBeGreaterThan(0);
     const endings = [
       'confirmed',
       'rejected/out_of_stock',
