@@ -1,6 +1,19 @@
 // Explicit BullMQ options for every queue and worker. Nothing falls back to a library default.
+// The settings come in as a parameter of this shape (src/platform/config.ts's Config has it), so
+// the queue contracts depend on nothing above them.
 import type { JobsOptions, WorkerOptions } from 'bullmq';
-import type { Config } from '../src/platform/config.ts';
+
+/** The queue settings of the configuration, by their names there. */
+export interface QueueSettings {
+  QUEUE_ATTEMPTS: number;
+  QUEUE_BACKOFF_MS: number;
+  QUEUE_REMOVE_ON_COMPLETE_COUNT: number;
+  QUEUE_REMOVE_ON_FAIL_COUNT: number;
+  QUEUE_LOCK_DURATION_MS: number;
+  QUEUE_STALLED_INTERVAL_MS: number;
+  QUEUE_MAX_STALLED_COUNT: number;
+  WORKER_CONCURRENCY: number;
+}
 
 export interface QueueLimits {
   attempts: number;
@@ -9,7 +22,7 @@ export interface QueueLimits {
   removeOnFailCount: number;
 }
 
-export function queueLimitsFrom(config: Config): QueueLimits {
+export function queueLimitsFrom(config: QueueSettings): QueueLimits {
   return {
     attempts: config.QUEUE_ATTEMPTS,
     backoffMs: config.QUEUE_BACKOFF_MS,
@@ -30,7 +43,7 @@ export function jobOptions(limits: QueueLimits): JobsOptions {
 
 export type WorkerLimits = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 
-export function workerLimitsFrom(config: Config, concurrency = config.WORKER_CONCURRENCY): WorkerLimits {
+export function workerLimitsFrom(config: QueueSettings, concurrency = config.WORKER_CONCURRENCY): WorkerLimits {
   return {
     concurrency,
     lockDuration: config.QUEUE_LOCK_DURATION_MS,

@@ -14,12 +14,12 @@ import { createQueue } from '../platform/bullmq.ts';
 import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import type { CoreDeps } from '../main/core-deps.ts';
+import type { AdminCore } from './admin.deps.ts';
 import { adminGuard } from './admin.guard.ts';
 import { sessionRouter } from './admin.session.ts';
 import { bullBoardBasePath, bullBoardRouter } from './bull-board.ts';
 import { consoleRouter } from './console.routes.ts';
-import { startInvariantCheck, type InvariantCheck } from './invariants.check.ts';
+import { startInvariantCheck, type InvariantCheck } from '../observability/invariants.check.ts';
 import { machineGraph } from './machine.graph.ts';
 import { machineRouter } from './machine.routes.ts';
 import type { ViewDeps } from './machine.view.ts';
@@ -42,7 +42,7 @@ const contentSecurityPolicy = [
 ].join('; ');
 
 /** Every queue the engine uses, the relay's included (the API process does not otherwise hold it). */
-function engineQueues(core: CoreDeps): { queues: Queue[]; owned: Queue[] } {
+function engineQueues(core: AdminCore): { queues: Queue[]; owned: Queue[] } {
   const relay = createQueue(outboxRelayQueueName, core.redis, core.config.QUEUE_PREFIX, outboxRelayJobOptions);
   return { queues: [...core.queues.values(), relay], owned: [relay] };
 }
@@ -75,7 +75,7 @@ export interface MountedAdmin {
   close(): Promise<void>;
 }
 
-export function mountAdmin(app: Express, core: CoreDeps, metrics: Metrics): MountedAdmin {
+export function mountAdmin(app: Express, core: AdminCore, metrics: Metrics): MountedAdmin {
   const verifier = createTokenVerifier(core.config);
   const guard = adminGuard(verifier);
   const { queues, owned } = engineQueues(core);

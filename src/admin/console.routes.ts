@@ -22,7 +22,7 @@ import {
   type OrderListItem,
   type OverviewResponse,
 } from './console.schemas.ts';
-import { invariantChecks, type InvariantCheck } from './invariants.check.ts';
+import { invariantChecks, type InvariantCheck } from '../observability/invariants.check.ts';
 import { boardUrlOf } from './job.facts.ts';
 import { iso, type ViewDeps } from './machine.view.ts';
 import { auditView } from './order-detail.view.ts';

@@ -10,19 +10,19 @@ import { sendError } from '../api/errors.ts';
 import { actorOf, forceCancelRecorder } from '../audit/audit.actions.ts';
 import { recordAudit } from '../audit/audit.sql.ts';
 import { redriveDeadLetters } from '../messaging/dead-letters.ts';
-import type { CoreDeps } from '../main/core-deps.ts';
+import type { AdminCore } from './admin.deps.ts';
 import { requestCancel } from '../orders/order.service.ts';
 import { handle, operatorOf, orderIdOf } from './admin.http.ts';
 import { machineResponseSchema, redriveResponseSchema, timelineResponseSchema } from './admin.schemas.ts';
 import type { MachineGraph } from './machine.graph.ts';
 import { machinePage } from './machine.page.ts';
 import { renderMachineSvg } from './machine.svg.ts';
-import { deadLettersOf } from './machine.sql.ts';
+import { deadLettersOfOrder } from '../messaging/messaging.queries.ts';
 import { fleetView, type ViewDeps } from './machine.view.ts';
 import { orderDetailView } from './order-detail.view.ts';
 
 export interface MachineRouterDeps {
-  core: CoreDeps;
+  core: AdminCore;
   queues: ReadonlyMap<string, Queue>;
   guard: RequestHandler;
   graph: MachineGraph;
@@ -89,7 +89,7 @@ export function machineRouter({ core, queues, guard, graph, view }: MachineRoute
     handle(async (req, res) => {
       const id = orderIdOf(req, res);
       if (id === null) return;
-      const letters = await deadLettersOf(core.pool, id);
+      const letters = await deadLettersOfOrder(core.pool, id);
       const ids = letters.map((d) => d.id);
       const redriven = await redriveDeadLetters(core.pool, queues, ids);
       await recordAudit(core.pool, {

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from '../platform/db.ts';
 import { inFlightByState, stuckOrders } from '../orders/order.queries.ts';
 import type { MachineGraph } from './machine.graph.ts';
-import { awaitedMessages, type OutboxFact } from './machine.sql.ts';
+import { awaitedMessages, type OutboxFact } from '../messaging/messaging.queries.ts';
 import type { AwaitedMessage, MachineResponse } from './admin.schemas.ts';
 import { jobFact } from './job.facts.ts';
 

@@ -8,13 +8,17 @@ import { formatAmount } from '../domain/money.ts';
 import { readOrder, type OrderRow } from '../orders/order.sql.ts';
 import { restore } from '../orders/order.step.ts';
 import type { MachineGraph } from './machine.graph.ts';
-import { deadLettersOf, outboxOf, transitionsOf, type OutboxFact, type TransitionRow } from './machine.sql.ts';
+import { deadLettersOfOrder, isAwaited, outboxOfOrder, type OutboxFact } from '../messaging/messaging.queries.ts';
+import { orderHistory, type TransitionRow as HistoryRow } from '../orders/order.queries.ts';
 import type { OrderEvent, TimelineResponse, TimelineStep } from './admin.schemas.ts';
 import type { AuditEntryView } from './console.schemas.ts';
 import { boardUrlOf } from './job.facts.ts';
 import { awaited, iso, type ViewDeps } from './machine.view.ts';
 
 const auditListedMax = 50;
+
+/** An order's transition as the orders module reads it; events are the machine's JSON objects. */
+type TransitionRow = HistoryRow & { event: Record<string, unknown> };
 
 function outboxFact(row: OutboxFact) {
   const { id: _id, ...rest } = row;
@@ -110,15 +114,13 @@ export async function orderDetailView(deps: ViewDeps, orderId: string): Promise<
   const order = await readOrder(deps.pool, orderId);
   if (order === undefined) return null;
   const [transitions, outbox, deadLetters, audit] = await Promise.all([
-    transitionsOf(deps.pool, orderId),
-    outboxOf(deps.pool, orderId),
-    deadLettersOf(deps.pool, orderId),
+    orderHistory(deps.pool, orderId) as Promise<TransitionRow[]>,
+    outboxOfOrder(deps.pool, orderId),
+    deadLettersOfOrder(deps.pool, orderId),
     listAudit(deps.pool, { orderId, limit: auditListedMax }),
   ]);
   const final = order.finalized_at !== null && order.state !== 'confirmed';
-  const open = outbox.filter(
-    (r) => r.destination.startsWith('queue:') && r.processed_at === null && r.parked_at === null,
-  );
+  const open = outbox.filter(isAwaited);
   return {
     order: orderFacts(order),
     path: transitions.map((t) => t.to_state),

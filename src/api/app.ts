@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { TokenVerifier } from '../platform/auth.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import { collectState } from '../admin/state.collect.ts';
+import { collectState } from '../observability/state.collect.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
 import { createAuthGuards } from './auth.middleware.ts';
 import { catalogRoutes } from './catalog.routes.ts';

@@ -1,5 +1,6 @@
-// Reads of the ledger for the API: an account's journal entries, newest first, each with the
-// other entries of its transaction (the counter-entries). Nothing here writes.
+// Reads of the ledger for the API and the invariant check: an account's journal entries, newest
+// first, each with the other entries of its transaction (the counter-entries), and the books' net
+// per currency. Nothing here writes.
 import type { Queryable } from './ledger.sql.ts';
 
 export interface EntryLine {
@@ -44,4 +45,13 @@ export async function accountEntries(
     [accountId, beforeId ?? null, limit],
   );
   return result.rows;
+}
+
+/** Debits minus credits over every entry, per currency (a decimal string): zero when the books balance. */
+export async function ledgerNetByCurrency(db: Queryable): Promise<Map<string, string>> {
+  const result = await db.query<{ currency: string; imbalance: string }>(
+    `SELECT currency, sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END)::text AS imbalance
+       FROM ledger_entries GROUP BY currency`,
+  );
+  return new Map(result.rows.map((r) => [r.currency, r.imbalance]));
 }

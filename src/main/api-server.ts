@@ -4,7 +4,7 @@ import { createApp, type AppOptions } from '../api/app.ts';
 import { createOrderWaiter } from '../api/order-waiter.ts';
 import { mountAdmin, type MountedAdmin } from '../admin/admin.mount.ts';
 import { adminRouteSpecs } from '../admin/admin.openapi.ts';
-import { withHttpMetrics } from '../admin/http.metrics.ts';
+import { withHttpMetrics } from '../observability/http.metrics.ts';
 import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { registerDependencyGauge } from '../platform/metrics-server.ts';

@@ -108,13 +108,22 @@ export async function withdrawScheduled(client: Client, messageIds: string[]): P
 }
 
 /**
+ * The inbox row of (`consumer`, `messageId`) as a SELECT over two SQL parameters, for a module that
+ * asks "processed already?" inside a statement of its own (payments' beginCharge), as
+ * outboxInsertSql does for writes: the inbox's columns stay known here only.
+ */
+export function inboxEntrySql(consumer: string, messageId: string): string {
+  return `SELECT 1 FROM inbox WHERE consumer = ${consumer} AND message_id = ${messageId}`;
+}
+
+/**
  * True when `consumer` already processed the message. Read before calling the provider, so a
  * redelivered job makes no provider call at all (the inbox claim is still the guard).
  */
 export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
   const result = await pool.query({
     name: 'inbox-seen',
-    text: `SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`,
+    text: inboxEntrySql('$1', '$2'),
     values: [consumer, messageId],
   });
   return (result.rowCount ?? 0) > 0;

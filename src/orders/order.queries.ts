@@ -158,3 +158,31 @@ export async function stuckOrders(db: Queryable, stuckAfterMs: number, limit: nu
   );
   return result.rows;
 }
+
+/** Of the orders given, those that exist and are no longer in flight. */
+export async function finalOrdersAmong(db: Queryable, orderIds: string[]): Promise<Set<string>> {
+  if (orderIds.length === 0) return new Set();
+  const result = await db.query<{ id: string }>(
+    `SELECT id::text FROM orders WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
+    [orderIds, [...inFlightStatuses]],
+  );
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/** Orders in flight whose last change is older than stuckAfterMs. */
+export async function stuckOrderCount(db: Queryable, stuckAfterMs: number): Promise<number> {
+  const result = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM orders WHERE status = ANY($1::text[])
+        AND updated_at < now() - make_interval(secs => $2::float8 / 1000)`,
+    [[...inFlightStatuses], stuckAfterMs],
+  );
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/** Orders per status (statuses with none are absent). */
+export async function orderCountsByStatus(db: Queryable): Promise<Map<string, number>> {
+  const result = await db.query<{ status: string; n: string }>(
+    `SELECT status, count(*) AS n FROM orders GROUP BY status`,
+  );
+  return new Map(result.rows.map((r) => [r.status, Number(r.n)]));
+}

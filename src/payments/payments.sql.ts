@@ -8,6 +8,7 @@
 //           before its answer came back; failure_reason says which)
 //   refund  succeeded, with amount = what went back ('0' when nothing had been charged; then
 //           failure_reason says why: voided | nothing_to_refund)
+import { inboxEntrySql } from '../messaging/outbox.sql.ts';
 import type { Client, Pool } from '../platform/db.ts';
 
 export type PaymentKind = 'charge' | 'refund';
@@ -39,7 +40,7 @@ export async function beginCharge(
 ): Promise<boolean> {
   const result = await pool.query<{ proceed: boolean }>({
     name: 'payments-begin-charge',
-    text: `WITH handled AS (SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2),
+    text: `WITH handled AS (${inboxEntrySql('$1', '$2')}),
           pending AS (
             INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
             SELECT $3, $4, 'charge', 'pending', $5, $6 WHERE NOT EXISTS (SELECT 1 FROM handled)

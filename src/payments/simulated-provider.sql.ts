@@ -122,3 +122,12 @@ export async function providerNetByOrder(pool: Pool, orderIds?: readonly string[
     net: r.net,
   }));
 }
+
+/** Orders the provider charged successfully more than once: zero unless money was taken twice. */
+export async function doubleChargedOrderCount(db: Pool | Client): Promise<number> {
+  const result = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT order_id FROM provider_charges WHERE kind = 'charge' AND status = 'succeeded'
+        GROUP BY order_id HAVING count(*) > 1) d`,
+  );
+  return Number(result.rows[0]?.n ?? 0);
+}

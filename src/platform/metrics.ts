@@ -1,8 +1,9 @@
 // The prom-client registry and the engine's metrics. Counters and histograms are updated where
 // things happen. Gauges that describe PostgreSQL's truth are set by two readers in the API
 // process: cheap, indexed ones at scrape time (outbox depth and age, parked rows, queue depths:
-// src/admin/state.collect.ts), and the business invariants by a periodic check with a bounded
-// cost, never per scrape (src/admin/invariants.check.ts). Every name starts order_engine_.
+// src/observability/state.collect.ts), and the business invariants by a periodic check with a
+// bounded cost, never per scrape (src/observability/invariants.check.ts). Every name starts
+// order_engine_.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { orderStatuses } from '../../machines/order.status.ts';
 import { queueNames } from '../../queues/queues.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyInvariants, readInvariants } from '../../src/admin/invariants.check.ts';
+import { applyInvariants, readInvariants } from '../../src/observability/invariants.check.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { createMetrics } from '../../src/platform/metrics.ts';
 import type { Client } from '../../src/platform/db.ts';

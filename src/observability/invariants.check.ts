@@ -1,11 +1,17 @@
 // The business invariants as gauges, recomputed every INVARIANT_CHECK_INTERVAL_MS in the API
 // process (never per scrape), each pass in one read-only transaction with a statement timeout,
 // so its cost is bounded whatever the scrape rate: ledger imbalance, oversold units, units held
-// by final orders, stuck orders, double charges, dead letters, and orders by status.
+// by final orders, stuck orders, double charges, dead letters, and orders by status. Each module
+// answers for its own tables; this file only composes their answers.
+import { heldUnitsByOrder, stockConservation } from '../inventory/inventory.queries.ts';
+import { ledgerNetByCurrency } from '../ledger/ledger.queries.ts';
+import { deadLettersByQueue } from '../messaging/messaging.queries.ts';
+import { finalOrdersAmong, orderCountsByStatus, stuckOrderCount } from '../orders/order.queries.ts';
+import { doubleChargedOrderCount } from '../payments/simulated-provider.sql.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Pool, Queryable } from '../platform/db.ts';
-import { inFlightStatuses, orderStatuses } from '../../machines/order.status.ts';
+import { orderStatuses } from '../../machines/order.status.ts';
 
 export interface InvariantFacts {
   ledgerImbalance: Map<string, string>;
@@ -18,41 +24,31 @@ export interface InvariantFacts {
   ordersByStatus: Map<string, number>;
 }
 
-/** One pass over the invariants. `db` may be a client inside a test's transaction. */
+/** Units still held by orders that are final: inventory says who holds, orders say who is final. */
+async function finalOrderHeldUnits(db: Queryable): Promise<number> {
+  const held = await heldUnitsByOrder(db);
+  const final = await finalOrdersAmong(db, [...held.keys()]);
+  let units = 0;
+  for (const [orderId, quantity] of held) if (final.has(orderId)) units += quantity;
+  return units;
+}
+
+/**
+ * One pass over the invariants. `db` may be a client inside a test's transaction; the check's own
+ * pass reads one snapshot (REPEATABLE READ), so answers composed from several modules agree.
+ */
 export async function readInvariants(db: Queryable, stuckAfterMs: number): Promise<InvariantFacts> {
-  const ledger = await db.query<{ currency: string; imbalance: string }>(
-    `SELECT currency, sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END)::text AS imbalance
-       FROM ledger_entries GROUP BY currency`,
-  );
-  const stock = await db.query<{ oversold: string; unconserved: string }>(
-    `SELECT coalesce(sum(greatest(held + sold - on_hand, 0) + greatest(-available, 0)), 0) AS oversold,
-            count(*) FILTER (WHERE available + held + sold <> on_hand) AS unconserved FROM stock`,
-  );
-  const facts = await db.query<{ held: string; stuck: string; double_charges: string }>(
-    `SELECT (SELECT coalesce(sum(r.quantity), 0) FROM reservations r JOIN orders o ON o.id = r.order_id
-              WHERE r.status = 'held' AND o.status <> ALL($1::text[])) AS held,
-            (SELECT count(*) FROM orders WHERE status = ANY($1::text[])
-                AND updated_at < now() - make_interval(secs => $2::float8 / 1000)) AS stuck,
-            (SELECT count(*) FROM (SELECT order_id FROM provider_charges WHERE kind = 'charge' AND status = 'succeeded'
-                GROUP BY order_id HAVING count(*) > 1) d) AS double_charges`,
-    [[...inFlightStatuses], stuckAfterMs],
-  );
-  const dead = await db.query<{ queue: string; n: string }>(
-    `SELECT queue, count(*) AS n FROM dead_letters GROUP BY queue`,
-  );
-  const orders = await db.query<{ status: string; n: string }>(
-    `SELECT status, count(*) AS n FROM orders GROUP BY status`,
-  );
-  const row = facts.rows[0];
+  const ledgerImbalance = await ledgerNetByCurrency(db);
+  const stock = await stockConservation(db);
   return {
-    ledgerImbalance: new Map(ledger.rows.map((r) => [r.currency, r.imbalance])),
-    oversoldUnits: Number(stock.rows[0]?.oversold ?? 0),
-    unconservedProducts: Number(stock.rows[0]?.unconserved ?? 0),
-    finalOrderHeldUnits: Number(row?.held ?? 0),
-    stuckOrders: Number(row?.stuck ?? 0),
-    doubleCharges: Number(row?.double_charges ?? 0),
-    deadLetters: new Map(dead.rows.map((r) => [r.queue, Number(r.n)])),
-    ordersByStatus: new Map(orders.rows.map((r) => [r.status, Number(r.n)])),
+    ledgerImbalance,
+    oversoldUnits: stock.oversoldUnits,
+    unconservedProducts: stock.unconservedProducts,
+    finalOrderHeldUnits: await finalOrderHeldUnits(db),
+    stuckOrders: await stuckOrderCount(db, stuckAfterMs),
+    doubleCharges: await doubleChargedOrderCount(db),
+    deadLetters: await deadLettersByQueue(db),
+    ordersByStatus: await orderCountsByStatus(db),
   };
 }
 
@@ -107,7 +103,7 @@ export function startInvariantCheck(options: InvariantCheckOptions): InvariantCh
     const started = performance.now();
     const client = await options.pool.connect();
     try {
-      await client.query('BEGIN READ ONLY');
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(`SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`);
       const facts = await readInvariants(client, options.stuckAfterMs);
       await client.query('COMMIT');
