@@ -1,7 +1,7 @@
 // The invariant checker: what must hold after any run, however many processes were killed.
 // Used by the chaos runner and by the integration tests. Each violation is one readable line.
 import { Decimal } from 'decimal.js';
-import { validateLedger } from '../src/ledger/ledger.validate.ts';
+import { validateLedger } from '../src/ledger/ledger.validation.queries.ts';
 import { providerNetByOrder } from '../src/payments/simulated.provider.ts';
 import type { Pool } from '../src/platform/db.ts';
 import { finalStatuses, isFinalStatus } from '../machines/order.status.ts';

@@ -5,6 +5,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TokenVerifier } from '../platform/auth.ts';
+import { pingDatabase } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { collectState } from '../observability/state.collect.ts';
@@ -71,7 +72,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
       );
     const checks: Record<string, string> = {};
     [checks.postgres, checks.redis] = await Promise.all([
-      probe(() => deps.pool.query('SELECT 1')),
+      probe(() => pingDatabase(deps.pool)),
       probe(() => deps.redis.ping()),
     ]);
     for (const [name, check] of Object.entries(deps.readinessChecks ?? {}))

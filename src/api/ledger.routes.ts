@@ -4,7 +4,7 @@
 import type { Response } from 'express';
 import { formatAmount } from '../domain/money.ts';
 import { accountEntries, accountExists, type EntryLine } from '../ledger/ledger.queries.ts';
-import { accountBalance, validateLedger } from '../ledger/ledger.validate.ts';
+import { accountBalance, validateLedger } from '../ledger/ledger.validation.queries.ts';
 import type { Pool } from '../platform/db.ts';
 import { mayReadAccount, principalOf } from './auth.middleware.ts';
 import { decodeCursor, encodeCursor, entryId } from './cursor.ts';

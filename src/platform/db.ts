@@ -184,6 +184,11 @@ async function attemptTransaction<T>(
   }
 }
 
+/** One round trip to the server, for /ready: it answers, whatever the tables hold. */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../src/domain/money.ts';
-import { accountBalance, validateLedger } from '../../src/ledger/ledger.validate.ts';
+import { accountBalance, validateLedger } from '../../src/ledger/ledger.validation.queries.ts';
 import { createLedgerHandler } from '../../src/ledger/ledger.worker.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { PermanentError, type MessageHandler } from '../../src/messaging/module-worker.ts';
