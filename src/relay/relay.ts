@@ -1,8 +1,9 @@
-// The outbox relay to Kafka: claim the oldest unpublished rows of the partitions no other relay holds, publish them with the
-// idempotent producer, and mark them published in the transaction that claimed them, after the
-// broker acknowledged. A crash between publish and mark publishes the batch again (a duplicate,
-// which consumers drop by event id); it never loses one. While Kafka is unreachable the rows
-// wait, and the relay backs off within a bound.
+// The outbox relay to Kafka: claim the oldest unpublished rows of the partitions no other relay
+// holds, publish them with the idempotent producer, and mark them published in the transaction
+// that claimed them, after the broker acknowledged. A crash between publish and mark publishes the
+// batch again (a duplicate, which consumers drop by event id); it never loses one. While Kafka is
+// unreachable the rows wait, and the relay backs off within a bound. The parts: the Kafka sender
+// (producer, link state, backoff), a batch (claim, publish, mark; isolate a poison row), the run.
 import type { Message as KafkaMessage, Producer } from 'kafkajs';
 import { sleep, withTransaction, type Client, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -95,7 +96,23 @@ export function kafkaMessageOf(row: OutboxRow): { topic: string; message: KafkaM
   };
 }
 
-export function createRelay(pool: Pool, newProducer: () => Producer, logger: Logger, options: RelayOptions): Relay {
+/** The producer and the link's state, shared by the batches of one relay. */
+interface KafkaSender {
+  publish(rows: OutboxRow[]): Promise<void>;
+  /** The broker is away: drop the connection (and the producer, if its state is lost) and back off. */
+  outage(error: unknown): void;
+  /** A send reached the broker: Kafka is back. */
+  reached(): void;
+  backingOff(): boolean;
+  link(): KafkaLink;
+  close(): Promise<void>;
+}
+
+function createKafkaSender(
+  newProducer: () => Producer,
+  logger: Logger,
+  options: Pick<RelayOptions, 'backoffMsMin' | 'backoffMsMax'>,
+): KafkaSender {
   let producer = newProducer();
   let connected = false;
   let link: KafkaLink = 'unknown';
@@ -118,109 +135,138 @@ export function createRelay(pool: Pool, newProducer: () => Producer, logger: Log
     await connecting;
   }
 
-  async function publish(rows: OutboxRow[]): Promise<void> {
-    await ensureConnected();
-    const byTopic = new Map<string, KafkaMessage[]>();
-    for (const row of rows) {
-      const { topic, message } = kafkaMessageOf(row);
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
-    }
-    await producer.sendBatch({
-      acks: producerAcks,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
-  }
-
-  function outage(error: unknown): void {
-    connected = false;
-    if (isProducerStateLost(error)) {
-      // Start over with a new producer id at the next run; the old one is dropped.
-      const lost = producer;
-      producer = newProducer();
-      void lost.disconnect().catch(() => undefined);
-      logger.warn({ err: error }, 'kafka lost the producer state; a new producer sends the rows again');
-    }
-    link = 'down';
-    backoffMs = Math.min(Math.max(backoffMs * 2, options.backoffMsMin), options.backoffMsMax);
-    backoffUntil = Date.now() + backoffMs * (0.5 + Math.random() / 2);
-    // Once per outage, not once per attempt; the rows wait in the outbox meanwhile.
-    outages.down('kafka', error);
-    logger.debug({ err: error, backoffMs }, 'kafka unreachable; outbox rows wait');
-  }
-
-  /** A batch the broker refused for its content: publish row by row to find and count the culprit. */
-  async function isolatePoison(client: Client, rows: OutboxRow[]): Promise<{ published: string[]; parked: number }> {
-    const published: string[] = [];
-    let parked = 0;
-    for (const row of rows) {
-      try {
-        await publish([row]);
-        published.push(row.id);
-      } catch (error) {
-        if (isOutage(error)) throw error;
-        if (await recordPublishFailure(client, row.id, String(error), options.publishAttemptsMax)) parked++;
-        logger.error({ err: error, outboxId: row.id, messageId: row.message_id }, 'outbox row refused by kafka');
-        // Later rows of this key would overtake it: stop here, keep order, try again next run.
-        break;
+  return {
+    async publish(rows) {
+      await ensureConnected();
+      const byTopic = new Map<string, KafkaMessage[]>();
+      for (const row of rows) {
+        const { topic, message } = kafkaMessageOf(row);
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
       }
+      await producer.sendBatch({
+        acks: producerAcks,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    },
+    outage(error) {
+      connected = false;
+      if (isProducerStateLost(error)) {
+        // Start over with a new producer id at the next run; the old one is dropped.
+        const lost = producer;
+        producer = newProducer();
+        void lost.disconnect().catch(() => undefined);
+        logger.warn({ err: error }, 'kafka lost the producer state; a new producer sends the rows again');
+      }
+      link = 'down';
+      backoffMs = Math.min(Math.max(backoffMs * 2, options.backoffMsMin), options.backoffMsMax);
+      backoffUntil = Date.now() + backoffMs * (0.5 + Math.random() / 2);
+      // Once per outage, not once per attempt; the rows wait in the outbox meanwhile.
+      outages.down('kafka', error);
+      logger.debug({ err: error, backoffMs }, 'kafka unreachable; outbox rows wait');
+    },
+    reached() {
+      outages.up('kafka');
+      link = 'ok';
+      backoffMs = 0;
+    },
+    backingOff: () => Date.now() < backoffUntil,
+    link: () => link,
+    async close() {
+      await producer.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+/** A batch the broker refused for its content: publish row by row to find and count the culprit. */
+async function isolatePoison(
+  sender: KafkaSender,
+  client: Client,
+  rows: OutboxRow[],
+  logger: Logger,
+  publishAttemptsMax: number,
+): Promise<{ published: string[]; parked: number }> {
+  const published: string[] = [];
+  let parked = 0;
+  for (const row of rows) {
+    try {
+      await sender.publish([row]);
+      published.push(row.id);
+    } catch (error) {
+      if (isOutage(error)) throw error;
+      if (await recordPublishFailure(client, row.id, String(error), publishAttemptsMax)) parked++;
+      logger.error({ err: error, outboxId: row.id, messageId: row.message_id }, 'outbox row refused by kafka');
+      // Later rows of this key would overtake it: stop here, keep order, try again next run.
+      break;
     }
-    return { published, parked };
   }
+  return { published, parked };
+}
 
-  async function runBatch(): Promise<{ claimed: number; published: number; parked: number } | null> {
-    return withTransaction(pool, async (client) => {
-      const { locked, rows } = await claimKafkaBatch(client, options.partitions, options.batchSizeMax);
-      if (locked === 0) return null;
-      if (rows.length === 0) return { claimed: 0, published: 0, parked: 0 };
-      try {
-        await publish(rows);
-      } catch (error) {
-        if (isOutage(error)) throw error;
-        const isolated = await isolatePoison(client, rows);
-        await markPublished(client, isolated.published);
-        return { claimed: rows.length, published: isolated.published.length, parked: isolated.parked };
-      }
-      if (options.pauseAfterPublishMs > 0) {
-        logger.info({ rows: rows.length }, 'relay published a batch; pausing before the mark');
-        await sleep(options.pauseAfterPublishMs);
-      }
-      await markPublished(
-        client,
-        rows.map((r) => r.id),
-      );
-      return { claimed: rows.length, published: rows.length, parked: 0 };
-    });
-  }
+interface BatchResult {
+  claimed: number;
+  published: number;
+  parked: number;
+}
 
+/**
+ * One batch: claim, publish, and mark published in the transaction that claimed the rows, after
+ * the broker's ack. Null when other relays hold every partition.
+ */
+async function relayBatch(
+  pool: Pool,
+  sender: KafkaSender,
+  logger: Logger,
+  options: RelayOptions,
+): Promise<BatchResult | null> {
+  return withTransaction(pool, async (client) => {
+    const { locked, rows } = await claimKafkaBatch(client, options.partitions, options.batchSizeMax);
+    if (locked === 0) return null;
+    if (rows.length === 0) return { claimed: 0, published: 0, parked: 0 };
+    try {
+      await sender.publish(rows);
+    } catch (error) {
+      if (isOutage(error)) throw error;
+      const isolated = await isolatePoison(sender, client, rows, logger, options.publishAttemptsMax);
+      await markPublished(client, isolated.published);
+      return { claimed: rows.length, published: isolated.published.length, parked: isolated.parked };
+    }
+    if (options.pauseAfterPublishMs > 0) {
+      logger.info({ rows: rows.length }, 'relay published a batch; pausing before the mark');
+      await sleep(options.pauseAfterPublishMs);
+    }
+    await markPublished(
+      client,
+      rows.map((r) => r.id),
+    );
+    return { claimed: rows.length, published: rows.length, parked: 0 };
+  });
+}
+
+export function createRelay(pool: Pool, newProducer: () => Producer, logger: Logger, options: RelayOptions): Relay {
+  const sender = createKafkaSender(newProducer, logger, options);
   return {
     async run() {
-      if (Date.now() < backoffUntil) return { published: 0, parked: 0, skipped: true };
+      if (sender.backingOff()) return { published: 0, parked: 0, skipped: true };
       const total: RelayRun = { published: 0, parked: 0, skipped: false };
       for (;;) {
-        let batch: Awaited<ReturnType<typeof runBatch>>;
+        let batch: BatchResult | null;
         try {
-          batch = await runBatch();
+          batch = await relayBatch(pool, sender, logger, options);
         } catch (error) {
           if (!isOutage(error)) throw error;
-          outage(error);
+          sender.outage(error);
           return total;
         }
         if (batch === null) return { ...total, skipped: true };
         // Only a send that reached the broker says Kafka is back: an empty partition proves nothing.
-        if (batch.published > 0) {
-          outages.up('kafka');
-          link = 'ok';
-          backoffMs = 0;
-        }
+        if (batch.published > 0) sender.reached();
         total.published += batch.published;
         total.parked += batch.parked;
         // A short batch means the partitions are drained; a refused row ends this run too.
         if (batch.claimed < options.batchSizeMax || batch.published < batch.claimed) return total;
       }
     },
-    kafkaLink: () => link,
-    async close() {
-      await producer.disconnect().catch(() => undefined);
-    },
+    kafkaLink: () => sender.link(),
+    close: () => sender.close(),
   };
 }
