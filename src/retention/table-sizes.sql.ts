@@ -12,7 +12,7 @@ export interface TableSize {
   bytes: number;
   /** Rows that retention never deletes, whatever time passes. */
   keptRows: number;
-  /** bytes × keptRows / rows. */
+  /** bytes × keptRows / rows for a pruned table; all its bytes for a table that keeps every row. */
   keptBytes: number;
 }
 
@@ -47,7 +47,8 @@ async function engineTables(db: Queryable): Promise<string[]> {
 export async function tableSizes(db: Queryable): Promise<TableSize[]> {
   const sizes: TableSize[] = [];
   for (const table of await engineTables(db)) {
-    const kept = keptForGood[table] ?? 'true';
+    const rule = keptForGood[table];
+    const kept = rule ?? 'true';
     const result = await db.query<{ rows: string; kept: string; bytes: string }>(
       `SELECT count(*) AS rows, count(*) FILTER (WHERE ${kept}) AS kept,
               pg_total_relation_size($1::regclass) AS bytes
@@ -58,7 +59,9 @@ export async function tableSizes(db: Queryable): Promise<TableSize[]> {
     const rows = Number(row.rows);
     const keptRows = Number(row.kept);
     const bytes = Number(row.bytes);
-    sizes.push({ table, rows, bytes, keptRows, keptBytes: rows === 0 ? 0 : Math.round((bytes * keptRows) / rows) });
+    // A table no rule prunes keeps all its bytes, empty pages and index roots included.
+    const keptBytes = rule === undefined ? bytes : rows === 0 ? 0 : Math.round((bytes * keptRows) / rows);
+    sizes.push({ table, rows, bytes, keptRows, keptBytes });
   }
   return sizes;
 }
