@@ -34,7 +34,9 @@ export async function inboxPruneCandidates(
     text: `SELECT i.consumer, i.message_id, i.processed_at::text AS processed_at
        FROM inbox i
       WHERE ${inboxRowMayGo}
-        AND ($2::timestamptz IS NULL OR (i.processed_at, i.consumer, i.message_id) > ($2::timestamptz, $3, $4))
+        AND ($2::timestamptz IS NULL
+             OR (i.processed_at >= $2::timestamptz
+                 AND (i.processed_at, i.consumer, i.message_id) > ($2::timestamptz, $3, $4)))
       ORDER BY i.processed_at, i.consumer, i.message_id
       LIMIT $5`,
     values: [retentionMs, after?.processed_at ?? null, after?.consumer ?? '', after?.message_id ?? '', limit],

@@ -66,11 +66,15 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     retentionSettingsOf(config),
   );
   // NOTIFICATION_INBOX_RETENTION_MS is checked against the topic at start (said at once if it is too
-  // short) and again by every run, which prunes no notification_inbox row while it is.
-  const windowChecked = retention
+  // short) and again by every run, which prunes no notification_inbox row while it is. Not awaited:
+  // Kafka away must delay neither the relay's start nor its close.
+  let closed = false;
+  void retention
     .notificationWindowProblem()
-    .then((problem) => problem !== null && logger.error(problem))
-    .catch((error: unknown) => logger.warn({ err: error }, 'topic retention not read; the prune job reads it again'));
+    .then((problem) => problem !== null && !closed && logger.error(problem))
+    .catch((error: unknown) => {
+      if (!closed) logger.warn({ err: error }, 'topic retention not read at start; each prune run reads it again');
+    });
   const prefix = config.QUEUE_PREFIX;
   const queue = new Queue(outboxRelayQueueName, {
     connection: deps.redis,
@@ -148,8 +152,8 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       clearInterval(heartbeat);
       await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
       if (trailing !== null) clearTimeout(trailing);
+      closed = true;
       await listener.close();
-      await windowChecked;
       await worker.close();
       await queue.close();
       await relay.close();

@@ -16,7 +16,8 @@ import { pruneDelivered } from '../relay/relay.sql.ts';
 import { messagesWithJobs, queuedKeyOf } from './queued-jobs.ts';
 import { notificationWindowProblem, type TopicWindow } from './topic-window.ts';
 
-export const retainedTables = ['outbox', 'inbox', 'notification_inbox', 'idempotency_keys'] as const;
+/** In the order a run prunes them: the table that asks Kafka first comes last. */
+export const retainedTables = ['outbox', 'inbox', 'idempotency_keys', 'notification_inbox'] as const;
 export type RetainedTable = (typeof retainedTables)[number];
 export type PruneReport = Record<RetainedTable, number>;
 
@@ -102,7 +103,7 @@ async function pruneEach(
   deps: RetentionDeps,
   pruners: Record<RetainedTable, () => Promise<number>>,
 ): Promise<PruneReport> {
-  const report = { outbox: 0, inbox: 0, notification_inbox: 0, idempotency_keys: 0 };
+  const report = { outbox: 0, inbox: 0, idempotency_keys: 0, notification_inbox: 0 };
   for (const table of retainedTables) {
     try {
       report[table] = await pruners[table]();

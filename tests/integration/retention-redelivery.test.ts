@@ -76,21 +76,21 @@ async function jobState(queue: string, jobId: string): Promise<string> {
   return job === undefined ? 'none' : await job.getState();
 }
 
+/** One order through the whole engine, confirmed; returns its id. */
+async function placeConfirmed(userId: string): Promise<string> {
+  const product = await freshProduct(engine.core, 5);
+  const placed = await postJson(
+    `${engine.url}/api/v1/orders`,
+    { user_id: userId, currency: 'USD', shipping_address: address, items: [{ product_id: product, quantity: 1 }] },
+    { Prefer: 'wait=20' },
+  );
+  expect(placed.body.status).toBe('confirmed');
+  return placed.body.id as string;
+}
+
 describe('pruning, then every redelivery path', () => {
   it('keeps the inbox row of every message a path can still bring, and no redelivery acts twice', async () => {
-    const product = await freshProduct(engine.core, 5);
-    const placed = await postJson(
-      `${engine.url}/api/v1/orders`,
-      {
-        user_id: 'retention-rule',
-        currency: 'USD',
-        shipping_address: address,
-        items: [{ product_id: product, quantity: 1 }],
-      },
-      { Prefer: 'wait=20' },
-    );
-    expect(placed.body.status).toBe('confirmed');
-    const orderId = placed.body.id as string;
+    const orderId = await placeConfirmed('retention-rule');
     const viaSweeper = `${orderId}.inventory.commit`; // its outbox row is still there, its job lost
     const viaRedrive = `${orderId}.payment.charge`; // a dead letter names it
     const viaJob = `${orderId}.ledger.post`; // its completed job is still in BullMQ
@@ -159,18 +159,7 @@ describe('pruning, then every redelivery path', () => {
   });
 
   it('leaves young rows, and rows whose outbox row is undelivered, alone', async () => {
-    const product = await freshProduct(engine.core, 5);
-    const placed = await postJson(
-      `${engine.url}/api/v1/orders`,
-      {
-        user_id: 'retention-young',
-        currency: 'USD',
-        shipping_address: address,
-        items: [{ product_id: product, quantity: 1 }],
-      },
-      { Prefer: 'wait=20' },
-    );
-    const orderId = placed.body.id as string;
+    const orderId = await placeConfirmed('retention-young');
     const before = await effectsOf(orderId);
     await retention.run();
     expect((await effectsOf(orderId)).inbox).toEqual(before.inbox);
