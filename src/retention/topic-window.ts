@@ -2,7 +2,9 @@
 // is in the topic's log. Kafka deletes a segment once its newest record is older than retention.ms,
 // and a segment takes new records for up to segment.ms, so a record can stay readable for
 // retention.ms + segment.ms. A compacted topic keeps each key's last record for ever.
-import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+// kafkajs is CommonJS, and Node's ESM loader finds only some of its names: ConfigResourceTypes is
+// reached through the default export (a named import works under vitest and fails under tsx).
+import kafkajs, { type Kafka } from 'kafkajs';
 
 /** The topic's redelivery window in ms; null when the topic keeps records for ever. */
 export type TopicWindow = { redeliverableMs: number } | { redeliverableMs: null; reason: string };
@@ -14,7 +16,11 @@ export async function readTopicWindow(kafka: Kafka, topic: string): Promise<Topi
     const described = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [
-        { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] },
+        {
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name: topic,
+          configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'],
+        },
       ],
     });
     const resource = described.resources[0];
