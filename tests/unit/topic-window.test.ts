@@ -1,5 +1,7 @@
 // How long Kafka can bring an order event again, from the topic's settings, and when that forbids
 // pruning notification_inbox.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { notificationWindowProblem, topicWindowOf, type TopicWindow } from '../../src/retention/topic-window.ts';
 
@@ -42,5 +44,18 @@ describe('notificationWindowProblem', () => {
       reason: 'the topic is compacted',
     });
     expect(problem).toMatch(/not pruned: the topic is compacted/);
+  });
+});
+
+describe("under Node's own ESM loader", () => {
+  // vitest transforms kafkajs' CommonJS exports; tsx, which runs the relay, leaves Node to find them.
+  it('loads the relay and its retention job', () => {
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', "await import('./src/relay/relay.worker.ts')"],
+      { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 });
