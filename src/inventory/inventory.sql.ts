@@ -117,30 +117,37 @@ export async function lockStockOf(client: Client, productIds: string[], orderIds
 }
 
 /**
- * held -> committed: the held units become sold, in one statement. Returns the group's status
- * afterwards ('released' when a release came first: the late commit changes nothing).
+ * held -> committed for many orders in one statement: their groups, their reservations, and the
+ * stock of each product once (the held units of every order of the batch become sold). Returns each
+ * order's group status afterwards; a group that was not held is read afresh, in a second statement,
+ * since a release may have committed while the first one waited for its row.
  */
-export async function commit(client: Client, orderId: string): Promise<GroupStatus | null> {
-  const moved = await client.query<{ moved: number }>({
-    name: 'stock-commit',
+export async function commitAll(client: Client, orderIds: string[]): Promise<Map<string, GroupStatus | null>> {
+  const moved = await client.query<{ order_id: string }>({
+    name: 'stock-commit-all',
     text: `WITH g AS (
        UPDATE reservation_groups SET status = 'committed', updated_at = now()
-        WHERE order_id = $1 AND status = 'held' RETURNING order_id),
+        WHERE order_id = ANY($1::uuid[]) AND status = 'held' RETURNING order_id),
      r AS (
        UPDATE reservations SET status = 'committed', updated_at = now()
         WHERE order_id IN (SELECT order_id FROM g) AND status = 'held' RETURNING product_id, quantity),
      s AS (
        UPDATE stock s SET held = s.held - r.quantity, sold = s.sold + r.quantity
-         FROM (SELECT * FROM r ORDER BY product_id) r WHERE s.product_id = r.product_id RETURNING 1)
-     SELECT (SELECT count(*)::int FROM g) AS moved, (SELECT count(*) FROM s) AS stock_rows`,
-    values: [orderId],
+         FROM (SELECT product_id, sum(quantity)::int AS quantity FROM r GROUP BY product_id ORDER BY product_id) r
+        WHERE s.product_id = r.product_id RETURNING 1)
+     SELECT g.order_id::text, (SELECT count(*) FROM s) AS stock_rows FROM g`,
+    values: [orderIds],
   });
-  if (moved.rows[0]?.moved === 1) return 'committed';
-  // Not held: read the status afresh (a release may have committed while this statement waited).
-  const row = await client.query<{ status: GroupStatus }>(`SELECT status FROM reservation_groups WHERE order_id = $1`, [
-    orderId,
-  ]);
-  return row.rows[0]?.status ?? null;
+  const statuses = new Map<string, GroupStatus | null>(moved.rows.map((r) => [r.order_id, 'committed']));
+  const rest = orderIds.filter((id) => !statuses.has(id));
+  if (rest.length > 0) {
+    const found = await client.query<{ order_id: string; status: GroupStatus }>(
+      `SELECT order_id::text, status FROM reservation_groups WHERE order_id = ANY($1::uuid[])`,
+      [rest],
+    );
+    for (const id of rest) statuses.set(id, found.rows.find((r) => r.order_id === id)?.status ?? null);
+  }
+  return statuses;
 }
 
 /**

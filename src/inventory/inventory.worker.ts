@@ -5,11 +5,17 @@
 import { LockUnavailableError, type Lease, type Lock, type LockUnavailableReason } from '../platform/lock.ts';
 import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import {
+  handleBatch,
+  type BatchEffect,
+  type HandleOnceDeps,
+  type ModuleRuntime,
+  type Work,
+} from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { commit, lockStockOf, release, reserve } from './inventory.sql.ts';
+import { commitAll, lockStockOf, release, reserve } from './inventory.sql.ts';
 
 export interface InventoryDeps extends HandleOnceDeps {
   lock: Lock;
@@ -32,8 +38,10 @@ export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
       switch (message.type) {
         case 'inventory.reserve':
           return { message, effect: (client) => reserveStock(client, message) };
-        case 'inventory.commit':
-          return { message, effect: (client) => commitStock(client, message) };
+        case 'inventory.commit': {
+          const work: Work = { message, effect: (client) => commitStock.apply(client, [work]), batch: commitStock };
+          return work;
+        }
         case 'inventory.release':
           return { message, effect: (client) => releaseStock(client, message) };
         default:
@@ -94,13 +102,25 @@ async function reserveStock(client: Client, message: Message): Promise<OutgoingM
   }
 }
 
-async function commitStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
-  const status = await commit(client, message.orderId);
-  // A release that came first (a cancel while committing stock) wins: the late commit is a no-op.
-  if (status === 'released') return [];
-  if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
-  return [answer(message, 'orders', 'inventory.committed')];
-}
+/**
+ * The commits of a batch in one statement. A release that came first (a cancel while committing
+ * stock) wins: the late commit is a no-op and answers nothing.
+ */
+const commitStock: BatchEffect = {
+  name: 'inventory.commit',
+  async apply(client, works) {
+    const statuses = await commitAll(
+      client,
+      works.map((w) => w.message.orderId),
+    );
+    return works.flatMap(({ message }) => {
+      const status = statuses.get(message.orderId) ?? null;
+      if (status === 'released') return [];
+      if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
+      return [answer(message, 'orders', 'inventory.committed')];
+    });
+  },
+};
 
 async function releaseStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
   await release(client, message.orderId);

@@ -87,6 +87,14 @@ export async function claimInboxBatch(client: Client, consumer: string, messageI
   return new Set(result.rows.map((r) => r.message_id));
 }
 
+/**
+ * A fragment for a module that reads, in a statement of its own, which of its messages it has
+ * processed: the message ids among `idsExpression` with an inbox row of `consumerExpression`.
+ */
+export function inboxHandledSql(consumerExpression: string, idsExpression: string): string {
+  return `SELECT message_id FROM inbox WHERE consumer = ${consumerExpression} AND message_id IN (${idsExpression})`;
+}
+
 /** One message: true when claimed now, false when `consumer` had processed it before. */
 export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
   return (await claimInboxBatch(client, consumer, [messageId])).has(messageId);

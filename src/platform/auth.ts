@@ -5,8 +5,19 @@
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from './config.ts';
 
-export const roles = ['customer', 'admin'] as const;
+/** customer: their own orders; viewer: an operator who reads every admin page and JSON and acts on nothing; admin: all. */
+export const roles = ['customer', 'viewer', 'admin'] as const;
 export type Role = (typeof roles)[number];
+
+/** Operators see the admin pages and every order; only an admin acts. */
+export function isOperator(role: Role): boolean {
+  return role === 'admin' || role === 'viewer';
+}
+
+/** Methods that change nothing: all a viewer may use. */
+export function isReadOnlyMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
 
 /** The caller a valid token names. */
 export interface Principal {
@@ -79,7 +90,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
 }
 
 /**
- * The browser session of an admin: the admin's own JWT in an httpOnly, SameSite=Strict cookie,
+ * The browser session of an operator (admin or viewer): their own JWT in an httpOnly, SameSite=Strict cookie,
  * set by /admin/login, so pages whose fetch calls carry cookies but no Authorization header (Bull
  * Board) still authenticate. It is verified exactly like a Bearer token.
  */

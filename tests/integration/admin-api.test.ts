@@ -68,7 +68,7 @@ describe('admin session', () => {
     });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
-    expect(await bad.text()).toContain('value="/admin/machine"');
+    expect(await bad.text()).toContain('value="/admin"');
     const expired = await signToken(engine.core.config, { userId: 'ops-admin', role: 'admin', ttlSeconds: 1 });
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const late = await fetch(`${engine.url}/api/v1/admin/machine`, { headers: { Authorization: `Bearer ${expired}` } });
