@@ -15,7 +15,8 @@ let engine: TestEngine;
 let retention: Retention;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ OUTBOX_REDELIVER_AFTER_MS: '1000' });
+  // Completed jobs are kept here (the default drops them), so rule d meets a job still in BullMQ.
+  engine = await startTestEngine({ OUTBOX_REDELIVER_AFTER_MS: '1000', QUEUE_REMOVE_ON_COMPLETE_COUNT: '1000' });
   retention = createRetention(
     {
       pool: engine.core.pool,
