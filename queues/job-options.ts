@@ -31,7 +31,10 @@ export function queueLimitsFrom(config: QueueSettings): QueueLimits {
   };
 }
 
-/** Exponential backoff with jitter; failed jobs are kept (the dead-letter state), bounded. */
+/**
+ * Exponential backoff with jitter; failed jobs are kept (the dead-letter state), bounded. Completed
+ * jobs are dropped at once unless a count is configured: their effect and inbox row are in PostgreSQL.
+ */
 export function jobOptions(limits: QueueLimits): JobsOptions {
   return {
     attempts: limits.attempts,

@@ -31,13 +31,24 @@ function itemsOf(message: Message): OrderItem[] {
   return (message.payload as { items: OrderItem[] }).items;
 }
 
+/** How long a product refused for want of stock is reserved without the lock: a hint, never a guard. */
+const soldOutHintMs = 1_000;
+
 export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
+  // Products a reservation was refused for lately. Their buyers skip the Redis lock: the lock only
+  // spares PostgreSQL a contention storm, and a refusal is decided by the row lock and the
+  // conditional decrement all the same, so the thousandth buyer of a sold-out item is refused at
+  // once instead of queueing for a lease. Stock that comes back is found by the database at once,
+  // and the lock is taken again when the hint expires.
+  const soldOut = new Map<string, number>();
+  const markSoldOut = (productId: string) => soldOut.set(productId, Date.now() + soldOutHintMs);
+  const isSoldOut = (productId: string) => (soldOut.get(productId) ?? 0) > Date.now();
   return {
     consumer,
     async prepare(message) {
       switch (message.type) {
         case 'inventory.reserve':
-          return { message, effect: (client) => reserveStock(client, message) };
+          return { message, effect: (client) => reserveStock(client, message, markSoldOut) };
         case 'inventory.commit': {
           const work: Work = { message, effect: (client) => commitStock.apply(client, [work]), batch: commitStock };
           return work;
@@ -54,7 +65,11 @@ export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
           .filter((w) => w.message.type === 'inventory.reserve')
           .flatMap((w) => itemsOf(w.message).map((i) => i.product_id)),
       );
-      const resources = [...productIds].sort().map((id) => `lock:product:${id}`);
+      for (const [id, until] of soldOut) if (until <= Date.now()) soldOut.delete(id);
+      const resources = [...productIds]
+        .filter((id) => !isSoldOut(id))
+        .sort()
+        .map((id) => `lock:product:${id}`);
       const lease = resources.length > 0 ? await acquireOrProceed(deps, resources) : noLease;
       try {
         await handleBatch(deps, consumer, works, lockStockOnce);
@@ -85,13 +100,19 @@ async function lockStockOnce(client: Client, claimed: Work[]): Promise<void> {
   );
 }
 
-async function reserveStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
+async function reserveStock(
+  client: Client,
+  message: Message,
+  onSoldOut: (productId: string) => void,
+): Promise<OutgoingMessage[]> {
   const { items, ttl_ms: ttlMs } = message.payload as { items: OrderItem[]; ttl_ms: number };
   const result = await reserve(client, message.orderId, items, ttlMs);
   switch (result.kind) {
     case 'reserved':
       return [answer(message, 'orders', 'inventory.reserved', { expires_at: result.expiresAt })];
     case 'out_of_stock':
+      onSoldOut(result.productId);
+      return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
     case 'unknown_product':
       return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
     case 'already':

@@ -11,6 +11,7 @@ import {
   postgresStatus,
   postgresTarget,
 } from '../local-infra/postgres.local.ts';
+import { ensureStatementStats } from '../local-infra/postgres-statements.local.ts';
 import {
   ensureRedisNode,
   maxMemoryPolicy,
@@ -74,6 +75,11 @@ async function up(config: Config): Promise<void> {
       ]
         .filter((part) => part !== '')
         .join('; '),
+  );
+  await step(
+    'postgres pg_stat_statements',
+    () => ensureStatementStats(postgres, progress),
+    (detail) => detail,
   );
   const bullmqAddress = redisNode(config.REDIS_URL).address;
   for (const url of redisUrls(config)) {

@@ -8,7 +8,7 @@
 //           before its answer came back; failure_reason says which)
 //   refund  succeeded, with amount = what went back ('0' when nothing had been charged; then
 //           failure_reason says why: voided | nothing_to_refund)
-import { inboxEntrySql } from '../messaging/outbox.sql.ts';
+import { inboxHandledSql } from '../messaging/outbox.sql.ts';
 import type { Client, Pool } from '../platform/db.ts';
 
 export type PaymentKind = 'charge' | 'refund';
@@ -28,27 +28,47 @@ export interface PaymentRow {
 export const chargeKeyOf = (orderId: string): string => `${orderId}.charge`;
 export const refundKeyOf = (orderId: string): string => `${orderId}.refund`;
 
+export interface ChargeToBegin {
+  messageId: string;
+  idempotencyKey: string;
+  orderId: string;
+  amount: string;
+  currency: string;
+}
+
 /**
- * Records that a charge is about to be asked for, unless `consumer` already processed the
- * message: then it writes nothing and returns false, so a redelivered job makes no provider call.
- * One round trip. A second call for the key changes nothing (the inbox claim stays the guard).
+ * Records that charges are about to be asked for, in one statement for many: a pending row per
+ * charge, unless `consumer` already processed its message. Returns the message ids processed
+ * before, for which nothing is written, so a redelivered job makes no provider call. A second call
+ * for a key changes nothing (the inbox claim of the answer stays the guard).
  */
-export async function beginCharge(
-  pool: Pool,
-  inbox: { consumer: string; messageId: string },
-  row: { idempotencyKey: string; orderId: string; amount: string; currency: string },
-): Promise<boolean> {
-  const result = await pool.query<{ proceed: boolean }>({
-    name: 'payments-begin-charge',
-    text: `WITH handled AS (${inboxEntrySql('$1', '$2')}),
-          pending AS (
-            INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
-            SELECT $3, $4, 'charge', 'pending', $5, $6 WHERE NOT EXISTS (SELECT 1 FROM handled)
-            ON CONFLICT DO NOTHING)
-     SELECT NOT EXISTS (SELECT 1 FROM handled) AS proceed`,
-    values: [inbox.consumer, inbox.messageId, row.idempotencyKey, row.orderId, row.amount, row.currency],
+export async function beginCharges(pool: Pool, consumer: string, charges: ChargeToBegin[]): Promise<Set<string>> {
+  const result = await pool.query<{ message_id: string }>({
+    name: 'payments-begin-charges',
+    text: `WITH asked AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb)
+             AS a(message_id text, idempotency_key text, order_id uuid, amount numeric, currency text)),
+       handled AS (${inboxHandledSql('$1', 'SELECT message_id FROM asked')}),
+       pending AS (
+         INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
+         SELECT idempotency_key, order_id, 'charge', 'pending', amount, currency
+           FROM asked WHERE message_id NOT IN (SELECT message_id FROM handled) ORDER BY idempotency_key
+         ON CONFLICT DO NOTHING)
+     SELECT message_id FROM handled`,
+    values: [
+      consumer,
+      JSON.stringify(
+        charges.map((c) => ({
+          message_id: c.messageId,
+          idempotency_key: c.idempotencyKey,
+          order_id: c.orderId,
+          amount: c.amount,
+          currency: c.currency,
+        })),
+      ),
+    ],
   });
-  return result.rows[0]?.proceed === true;
+  return new Set(result.rows.map((r) => r.message_id));
 }
 
 export interface ChargeSettlement {

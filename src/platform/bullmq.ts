@@ -12,8 +12,20 @@ export function bullPrefixOf(queuePrefix: string): string {
   return `{${queuePrefix}}`;
 }
 
-export function createQueue(name: string, connection: Redis, prefix: string, defaultJobOptions: JobsOptions): Queue {
-  const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
+export function createQueue(
+  name: string,
+  connection: Redis,
+  prefix: string,
+  defaultJobOptions: JobsOptions,
+  eventsMaxLen = 1_000,
+): Queue {
+  // The events stream is written on every job change; nothing of the engine reads it, so it is kept short.
+  const queue = new Queue(name, {
+    connection,
+    prefix: bullPrefixOf(prefix),
+    defaultJobOptions,
+    streams: { events: { maxLen: eventsMaxLen } },
+  });
   // The connection's own listener (createRedis) reports an outage once, and every command's error
   // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
   queue.on('error', () => undefined);

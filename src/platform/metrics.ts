@@ -33,6 +33,8 @@ export interface Metrics {
   outboxParked: Gauge;
   relayPublished: Counter;
   relayParked: Counter;
+  // retention (src/retention/retention.job.ts pre-creates a series per table)
+  rowsPruned: Counter<'table'>;
   // business invariants (periodic check)
   invariantHolds: Gauge<'invariant'>;
   ledgerImbalance: Gauge<'currency'>;
@@ -151,6 +153,9 @@ export function createMetrics(collectDefaults = true): Metrics {
     outboxParked: gauge('order_engine_outbox_parked', 'Parked outbox rows awaiting replay'),
     relayPublished: counter('order_engine_relay_published_total', 'Outbox rows published to Kafka'),
     relayParked: counter('order_engine_relay_parked_total', 'Outbox rows parked after failing to publish'),
+    rowsPruned: counter('order_engine_retention_pruned_rows_total', 'Rows deleted by the retention job, by table', [
+      'table',
+    ]),
     invariantHolds: gauge('order_engine_invariant_holds', '1 when the business invariant holds, 0 when it is broken', [
       'invariant',
     ]),

@@ -161,7 +161,9 @@ describe('API process metrics', () => {
     expect(scrape).toMatch(/order_engine_orders_finished_total\{status="confirmed",reason="none"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_orders_finished_total\{status="failed",reason="payment_declined"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_payment_provider_calls_total\{operation="charge",outcome="succeeded"\} [1-9]/);
-    expect(scrape).toMatch(/order_engine_queue_jobs\{queue="inventory",state="completed"\} [1-9]/);
+    // Completed jobs are dropped from Redis by default: the job-duration histogram counts them.
+    expect(scrape).toMatch(/order_engine_queue_jobs\{queue="inventory",state="completed"\} 0/);
+    expect(scrape).toMatch(/order_engine_job_duration_seconds_count\{queue="inventory",result="completed"\} [1-9]/);
     expect(scrape).toMatch(/order_engine_queue_jobs\{queue="outbox-relay",state="waiting"\} \d/);
   });
 });

@@ -31,6 +31,8 @@ beforeAll(async () => {
     PAYMENT_DEADLINE_MS: '600000',
     QUEUE_ATTEMPTS: '50',
     QUEUE_BACKOFF_MS: '5000',
+    // Completed jobs are dropped by default; an operator who keeps some sees them on Bull Board.
+    QUEUE_REMOVE_ON_COMPLETE_COUNT: '1000',
   });
   adminToken = await signToken(engine.core.config, { userId: 'ops-admin', role: 'admin', ttlSeconds: 600 });
   browser = await launchOfflineBrowser();

@@ -25,6 +25,7 @@ const layers: ReadonlyArray<readonly string[]> = [
     'src/ledger',
     'src/notifications',
     'src/audit',
+    'src/retention',
   ],
   ['src/observability'],
   ['src/api'],
