@@ -165,3 +165,22 @@ export async function markSwept(client: Client, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await client.query(`UPDATE outbox SET swept_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
 }
+
+/**
+ * Deletes delivered rows older than the retention, oldest first, at most batchMax per call: a
+ * Kafka row once published, a queue row once its receiver processed it. Never touches a row that
+ * is not delivered yet.
+ */
+export async function pruneDelivered(db: Queryable, retentionMs: number, batchMax: number): Promise<number> {
+  const result = await db.query(
+    `DELETE FROM outbox WHERE id IN (
+       SELECT id FROM outbox
+        WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
+          AND CASE WHEN destination LIKE 'kafka:%'
+                   THEN published_at < now() - make_interval(secs => $1::double precision / 1000)
+                   ELSE processed_at < now() - make_interval(secs => $1::double precision / 1000) END
+        ORDER BY created_at LIMIT $2)`,
+    [retentionMs, batchMax],
+  );
+  return result.rowCount ?? 0;
+}

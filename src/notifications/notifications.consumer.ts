@@ -3,7 +3,7 @@
 // batch in one statement (inbox rows and notifications together), and only then resolves the
 // batch's offsets: a crash mid-batch redelivers it, and the inbox rows make that change nothing.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { OrderEventType } from '../relay/event-envelope.ts';
+import type { OrderEventType } from '../../queues/order-events.ts';
 import { isConnectionError, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { outages } from '../platform/outage.ts';

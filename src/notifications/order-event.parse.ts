@@ -2,7 +2,7 @@
 // Pure: a value that breaks the contract is a result, not an exception, so the consumer can log
 // it and move on instead of blocking its partition.
 import { z } from 'zod';
-import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../relay/event-envelope.ts';
+import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../../queues/order-events.ts';
 
 export type MalformedReason =
   'empty' | 'not_json' | 'not_an_object' | 'unsupported_schema_version' | 'invalid_envelope' | 'unknown_type';

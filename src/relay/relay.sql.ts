@@ -89,22 +89,3 @@ export async function replayParked(pool: Pool, ids: string[]): Promise<number> {
   );
   return result.rowCount ?? 0;
 }
-
-/**
- * Deletes delivered rows older than the retention, oldest first, at most batchMax per call: a
- * Kafka row once published, a queue row once its receiver processed it. Never touches a row that
- * is not delivered yet.
- */
-export async function pruneDelivered(pool: Pool, retentionMs: number, batchMax: number): Promise<number> {
-  const result = await pool.query(
-    `DELETE FROM outbox WHERE id IN (
-       SELECT id FROM outbox
-        WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
-          AND CASE WHEN destination LIKE 'kafka:%'
-                   THEN published_at < now() - make_interval(secs => $1::double precision / 1000)
-                   ELSE processed_at < now() - make_interval(secs => $1::double precision / 1000) END
-        ORDER BY created_at LIMIT $2)`,
-    [retentionMs, batchMax],
-  );
-  return result.rowCount ?? 0;
-}

@@ -12,7 +12,7 @@ import type { Config } from '../platform/config.ts';
 import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import { pruneDelivered } from '../relay/relay.sql.ts';
+import { pruneDelivered } from '../messaging/outbox.sql.ts';
 import { messagesWithJobs, queuedKeyOf } from './queued-jobs.ts';
 import { notificationWindowProblem, type TopicWindow } from './topic-window.ts';
 

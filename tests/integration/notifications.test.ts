@@ -13,7 +13,7 @@ import {
 } from '../../src/notifications/notifications.consumer.ts';
 import { findNotifications } from '../../src/notifications/notifications.sql.ts';
 import { parseEnvelope, type MalformedReason } from '../../src/notifications/order-event.parse.ts';
-import { eventSchemaVersion, type OrderEventEnvelope, type OrderEventType } from '../../src/relay/event-envelope.ts';
+import { eventSchemaVersion, type OrderEventEnvelope, type OrderEventType } from '../../queues/order-events.ts';
 import { createPool, sleep, type Pool } from '../../src/platform/db.ts';
 import { createKafka, createProducer, producerAcks } from '../../src/platform/kafka.ts';
 import { createLogger, type Logger } from '../../src/platform/logger.ts';
