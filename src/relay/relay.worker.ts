@@ -42,9 +42,47 @@ export interface RunningRelay {
 }
 
 export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> {
-  const { config, logger } = deps;
+  const relay = relayOf(deps);
+  const retention = startRetention(deps);
+  const queue = new Queue(outboxRelayQueueName, {
+    connection: deps.redis,
+    prefix: bullPrefixOf(deps.config.QUEUE_PREFIX),
+    defaultJobOptions: outboxRelayJobOptions,
+  });
+  const schedulers = await startSchedulers(deps, queue);
+  const worker = startRelayWorker(deps, relay, retention.job);
+  queue.on('error', () => undefined); // the connection's listener reports an outage
+  const waker = createWaker(deps, queue);
+  const listener = listen(
+    deps.config.DATABASE_URL,
+    'outbox_kafka',
+    deps.logger,
+    waker.wake,
+    'order-engine-relay-listen',
+  );
+  const heartbeat = await startHeartbeat(deps, relay);
+
+  return {
+    relay,
+    queue,
+    async close() {
+      schedulers.close();
+      await heartbeat.close();
+      waker.close();
+      retention.close();
+      await listener.close();
+      await worker.close();
+      await queue.close();
+      await relay.close();
+    },
+  };
+}
+
+/** The relay itself: a producer of its own, and the limits of the configuration. */
+function relayOf(deps: RelayProcessDeps): Relay {
+  const { config } = deps;
   const kafka = createKafkaFromConfig(config, 'relay');
-  const relay = createRelay(deps.pool, () => createProducer(kafka), logger, {
+  return createRelay(deps.pool, () => createProducer(kafka), deps.logger, {
     partitions: config.RELAY_PARTITIONS,
     batchSizeMax: config.RELAY_BATCH_SIZE_MAX,
     backoffMsMin: config.RELAY_BACKOFF_MS_MIN,
@@ -52,6 +90,11 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     publishAttemptsMax: config.RELAY_PUBLISH_ATTEMPTS_MAX,
     pauseAfterPublishMs: config.RELAY_PAUSE_AFTER_PUBLISH_MS,
   });
+}
+
+/** The retention job the prune schedule runs, and its check of the topic's window at start. */
+function startRetention(deps: RelayProcessDeps): { job: Retention; close(): void } {
+  const { config, logger } = deps;
   const retentionKafka = createKafkaFromConfig(config, 'retention');
   const retention = createRetention(
     {
@@ -75,31 +118,46 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     .catch((error: unknown) => {
       if (!closed) logger.warn({ err: error }, 'topic retention not read at start; each prune run reads it again');
     });
-  const prefix = config.QUEUE_PREFIX;
-  const queue = new Queue(outboxRelayQueueName, {
-    connection: deps.redis,
-    prefix: bullPrefixOf(prefix),
-    defaultJobOptions: outboxRelayJobOptions,
-  });
+  return {
+    job: retention,
+    close() {
+      closed = true;
+    },
+  };
+}
+
+/** The poll backstop and the prune schedule, put back whenever Redis comes back. */
+async function startSchedulers(deps: RelayProcessDeps, queue: Queue): Promise<{ close(): void }> {
   for (const id of legacyPollSchedulerIds(64)) await queue.removeJobScheduler(id);
-  const upsertSchedulers = () => upsertRelaySchedulers(queue, config);
+  const upsertSchedulers = () => upsertRelaySchedulers(queue, deps.config);
   await upsertSchedulers();
   // A Redis that comes back empty (restarted without persistence) lost the schedulers, and with them
   // the poll backstop: each reconnect puts them back (an upsert, so a no-op when they survived).
   const onRedisReady = () => {
-    void upsertSchedulers().catch((error: unknown) => logger.warn({ err: error }, 'relay schedulers not restored'));
+    void upsertSchedulers().catch((error: unknown) =>
+      deps.logger.warn({ err: error }, 'relay schedulers not restored'),
+    );
   };
   deps.redis.on('ready', onRedisReady);
+  return {
+    close() {
+      deps.redis.off('ready', onRedisReady);
+    },
+  };
+}
 
+/** The BullMQ worker that runs the relay's jobs: runs, wake-ups and prunes. */
+function startRelayWorker(deps: RelayProcessDeps, relay: Relay, retention: Retention): Worker {
+  const { config } = deps;
   const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, retention, job), {
     connection: deps.redis,
-    prefix: bullPrefixOf(prefix),
+    prefix: bullPrefixOf(config.QUEUE_PREFIX),
     concurrency: 2,
     lockDuration: config.QUEUE_LOCK_DURATION_MS,
     stalledInterval: config.QUEUE_STALLED_INTERVAL_MS,
     maxStalledCount: config.QUEUE_MAX_STALLED_COUNT,
   });
-  worker.on('error', onBullmqError(logger, redisDependencyOf(deps.redis), 'relay worker'));
+  worker.on('error', onBullmqError(deps.logger, redisDependencyOf(deps.redis), 'relay worker'));
   // The relay's jobs count with every worker's (what a job costs is per job, whatever its queue).
   for (const result of ['completed', 'failed'] as const) {
     worker.on(result, (job?: Job) => {
@@ -111,12 +169,17 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       }
     });
   }
-  queue.on('error', () => undefined); // the connection's listener reports an outage
+  return worker;
+}
 
-  // At most one wake-up every RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a
-  // trailing wake-up catches the rows of the burst's last commits. Each wake-up is a job and a
-  // transaction, so this interval trades a little lag for much less work under load.
-  const wakeIntervalMs = config.RELAY_WAKE_INTERVAL_MS;
+/**
+ * The wake-up that LISTEN calls on each commit of Kafka-bound rows. At most one wake-up every
+ * RELAY_WAKE_INTERVAL_MS: a burst of commits costs one run, and a trailing wake-up catches the rows
+ * of the burst's last commits. Each wake-up is a job and a transaction, so this interval trades a
+ * little lag for much less work under load.
+ */
+function createWaker(deps: RelayProcessDeps, queue: Queue): { wake(): void; close(): void } {
+  const wakeIntervalMs = deps.config.RELAY_WAKE_INTERVAL_MS;
   let lastWakeAt = 0;
   let trailing: NodeJS.Timeout | null = null;
   const wake = () => {
@@ -134,29 +197,29 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       .catch((error: unknown) => {
         // While Redis is away every wake-up fails: the outage log says it once, the poll covers.
         if (isRedisConnectionError(error)) outages.down(redisDependencyOf(deps.redis), error);
-        else logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
+        else deps.logger.warn({ err: error }, 'relay wake-up not queued; the poll will run it');
       });
   };
-  const listener = listen(config.DATABASE_URL, 'outbox_kafka', logger, wake, 'order-engine-relay-listen');
+  return {
+    wake,
+    close() {
+      if (trailing !== null) clearTimeout(trailing);
+    },
+  };
+}
+
+/** The heartbeat /ready reads: this relay's view of Kafka, every 2 s, cleared at close. */
+async function startHeartbeat(deps: RelayProcessDeps, relay: Relay): Promise<{ close(): Promise<void> }> {
+  const prefix = deps.config.QUEUE_PREFIX;
   const instance = relayInstanceId();
   const heartbeat = setInterval(() => {
     void writeRelayStatus(deps.redis, prefix, instance, relay.kafkaLink()).catch(() => undefined);
   }, 2_000);
   await writeRelayStatus(deps.redis, prefix, instance, relay.kafkaLink());
-
   return {
-    relay,
-    queue,
     async close() {
-      deps.redis.off('ready', onRedisReady);
       clearInterval(heartbeat);
       await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
-      if (trailing !== null) clearTimeout(trailing);
-      closed = true;
-      await listener.close();
-      await worker.close();
-      await queue.close();
-      await relay.close();
     },
   };
 }
