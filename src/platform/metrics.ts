@@ -97,92 +97,140 @@ function precreate(metrics: Metrics): void {
   }
 }
 
-export function createMetrics(collectDefaults = true): Metrics {
-  const registry = new Registry();
-  const registers = [registry];
-  if (collectDefaults) collectDefaultMetrics({ register: registry, prefix: 'order_engine_' });
-  if (collectDefaults) removeMisnamedDefaults(registry);
-  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
-    new Histogram<L>({ name, help, labelNames, buckets, registers });
-  const metrics: Metrics = {
-    registry,
-    ordersCreated: counter('order_engine_orders_created_total', 'Orders accepted by the API (replays not counted)'),
-    ordersFinished: counter('order_engine_orders_finished_total', 'Orders that reached a final status, by reason', [
-      'status',
-      'reason',
-    ]),
-    orderFinalLatency: histogram(
+/** The three kinds of metric, each registered in the engine's registry. */
+interface Makers {
+  counter: <L extends string>(name: string, help: string, labelNames?: L[]) => Counter<L>;
+  gauge: <L extends string>(name: string, help: string, labelNames?: L[]) => Gauge<L>;
+  histogram: <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) => Histogram<L>;
+}
+
+/** Orders and the HTTP requests that place them. */
+function orderMetrics(make: Makers) {
+  return {
+    ordersCreated: make.counter(
+      'order_engine_orders_created_total',
+      'Orders accepted by the API (replays not counted)',
+    ),
+    ordersFinished: make.counter(
+      'order_engine_orders_finished_total',
+      'Orders that reached a final status, by reason',
+      ['status', 'reason'],
+    ),
+    orderFinalLatency: make.histogram(
       'order_engine_order_final_latency_seconds',
       'Time from order creation to a final state',
       ['status'],
       latencyBucketsSeconds,
     ),
-    orderSteps: counter('order_engine_order_steps_total', 'Committed order transitions', ['status']),
-    ordersByStatus: gauge('order_engine_orders', 'Orders by status (periodic check)', ['status']),
-    httpRequestDuration: histogram(
+    orderSteps: make.counter('order_engine_order_steps_total', 'Committed order transitions', ['status']),
+    ordersByStatus: make.gauge('order_engine_orders', 'Orders by status (periodic check)', ['status']),
+    httpRequestDuration: make.histogram(
       'order_engine_http_request_duration_seconds',
       'HTTP request duration by route template and status',
       ['method', 'route', 'status'],
       httpBucketsSeconds,
     ),
-    queueJobs: gauge('order_engine_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state']),
-    jobDuration: histogram(
+  };
+}
+
+/** Queues, jobs and dead letters, locks, and the payment provider. */
+function jobMetrics(make: Makers) {
+  return {
+    queueJobs: make.gauge('order_engine_queue_jobs', 'BullMQ jobs by queue and state', ['queue', 'state']),
+    jobDuration: make.histogram(
       'order_engine_job_duration_seconds',
       'Time a worker spent on a job',
       ['queue', 'result'],
       jobBucketsSeconds,
     ),
-    jobRetries: counter('order_engine_job_retries_total', 'Job attempts that failed and will retry', ['queue']),
-    jobsDeadLettered: counter('order_engine_jobs_dead_lettered_total', 'Jobs that exhausted their attempts', ['queue']),
-    deadLetters: gauge('order_engine_dead_letters', 'Dead letters awaiting a redrive', ['queue']),
-    lockAcquisitions: counter('order_engine_lock_acquisitions_total', 'Redlock acquisitions by result', ['result']),
-    paymentProviderCalls: counter('order_engine_payment_provider_calls_total', 'Payment provider calls by outcome', [
-      'operation',
-      'outcome',
+    jobRetries: make.counter('order_engine_job_retries_total', 'Job attempts that failed and will retry', ['queue']),
+    jobsDeadLettered: make.counter('order_engine_jobs_dead_lettered_total', 'Jobs that exhausted their attempts', [
+      'queue',
     ]),
-    outboxDepth: gauge('order_engine_outbox_depth', 'Outbox rows not yet delivered', ['destination']),
-    outboxOldestAgeSeconds: gauge(
+    deadLetters: make.gauge('order_engine_dead_letters', 'Dead letters awaiting a redrive', ['queue']),
+    lockAcquisitions: make.counter('order_engine_lock_acquisitions_total', 'Redlock acquisitions by result', [
+      'result',
+    ]),
+    paymentProviderCalls: make.counter(
+      'order_engine_payment_provider_calls_total',
+      'Payment provider calls by outcome',
+      ['operation', 'outcome'],
+    ),
+  };
+}
+
+/** The outbox, the relay and retention. */
+function outboxMetrics(make: Makers) {
+  return {
+    outboxDepth: make.gauge('order_engine_outbox_depth', 'Outbox rows not yet delivered', ['destination']),
+    outboxOldestAgeSeconds: make.gauge(
       'order_engine_outbox_oldest_age_seconds',
       'Age of the oldest undelivered outbox row',
       ['destination'],
     ),
-    outboxParked: gauge('order_engine_outbox_parked', 'Parked outbox rows awaiting replay'),
-    relayPublished: counter('order_engine_relay_published_total', 'Outbox rows published to Kafka'),
-    relayParked: counter('order_engine_relay_parked_total', 'Outbox rows parked after failing to publish'),
-    rowsPruned: counter('order_engine_retention_pruned_rows_total', 'Rows deleted by the retention job, by table', [
-      'table',
-    ]),
-    invariantHolds: gauge('order_engine_invariant_holds', '1 when the business invariant holds, 0 when it is broken', [
-      'invariant',
-    ]),
-    ledgerImbalance: gauge(
+    outboxParked: make.gauge('order_engine_outbox_parked', 'Parked outbox rows awaiting replay'),
+    relayPublished: make.counter('order_engine_relay_published_total', 'Outbox rows published to Kafka'),
+    relayParked: make.counter('order_engine_relay_parked_total', 'Outbox rows parked after failing to publish'),
+    rowsPruned: make.counter(
+      'order_engine_retention_pruned_rows_total',
+      'Rows deleted by the retention job, by table',
+      ['table'],
+    ),
+  };
+}
+
+/** The business invariants, set by the periodic check. */
+function invariantMetrics(make: Makers) {
+  return {
+    invariantHolds: make.gauge(
+      'order_engine_invariant_holds',
+      '1 when the business invariant holds, 0 when it is broken',
+      ['invariant'],
+    ),
+    ledgerImbalance: make.gauge(
       'order_engine_invariant_ledger_imbalance',
       'Debits minus credits over all ledger entries, per currency (must be 0)',
       ['currency'],
     ),
-    oversoldUnits: gauge(
+    oversoldUnits: make.gauge(
       'order_engine_invariant_oversold_units',
       'Units sold or held beyond stock on hand (must be 0)',
     ),
-    finalOrderHeldUnits: gauge(
+    finalOrderHeldUnits: make.gauge(
       'order_engine_invariant_final_order_held_units',
       'Units still held by reservations of orders in a final status (must be 0)',
     ),
-    stuckOrders: gauge('order_engine_stuck_orders', 'In-flight orders untouched past ADMIN_STUCK_AFTER_MS'),
-    doubleCharges: gauge(
+    stuckOrders: make.gauge('order_engine_stuck_orders', 'In-flight orders untouched past ADMIN_STUCK_AFTER_MS'),
+    doubleCharges: make.gauge(
       'order_engine_invariant_double_charges',
       'Orders with more than one successful charge at the provider (must be 0)',
     ),
-    invariantCheckDuration: gauge('order_engine_invariant_check_duration_seconds', 'Duration of the last check'),
-    invariantCheckTimestamp: gauge(
+    invariantCheckDuration: make.gauge('order_engine_invariant_check_duration_seconds', 'Duration of the last check'),
+    invariantCheckTimestamp: make.gauge(
       'order_engine_invariant_check_timestamp_seconds',
       'Unix time of the last successful invariant check',
     ),
-    invariantCheckFailures: counter('order_engine_invariant_check_failures_total', 'Invariant checks that failed'),
+    invariantCheckFailures: make.counter('order_engine_invariant_check_failures_total', 'Invariant checks that failed'),
+  };
+}
+
+export function createMetrics(collectDefaults = true): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (collectDefaults) collectDefaultMetrics({ register: registry, prefix: 'order_engine_' });
+  if (collectDefaults) removeMisnamedDefaults(registry);
+  const makers: Makers = {
+    counter: (name, help, labelNames = []) => new Counter({ name, help, labelNames, registers }),
+    gauge: (name, help, labelNames = []) => new Gauge({ name, help, labelNames, registers }),
+    histogram: (name, help, labelNames, buckets) => new Histogram({ name, help, labelNames, buckets, registers }),
+  };
+  // Registered in this order, which is the order /metrics lists them in.
+  const metrics: Metrics = {
+    registry,
+    ...orderMetrics(makers),
+    ...jobMetrics(makers),
+    ...outboxMetrics(makers),
+    ...invariantMetrics(makers),
   };
   precreate(metrics);
   return metrics;
