@@ -29,18 +29,17 @@ export interface MachineRouterDeps {
   view: ViewDeps;
 }
 
-export function machineRouter({ core, queues, guard, graph, view }: MachineRouterDeps): Router {
+export function machineRouter(deps: MachineRouterDeps): Router {
+  const router = Router();
+  viewRoutes(router, deps);
+  actionRoutes(router, deps);
+  return router;
+}
+
+/** The page, the fleet and one order's complete view. */
+function viewRoutes(router: Router, { core, guard, graph, view }: MachineRouterDeps): void {
   // ELK takes about a second cold: lay the machine out once, on first use.
   let svg: Promise<string> | null = null;
-  const orderService = {
-    pool: core.pool,
-    dispatcher: core.dispatcher,
-    transaction: core.transaction,
-    topic: core.config.KAFKA_TOPIC_ORDER_EVENTS,
-    reservationTtlMs: core.config.RESERVATION_TTL_MS,
-    paymentDeadlineMs: core.config.PAYMENT_DEADLINE_MS,
-  };
-  const router = Router();
   router.get(
     '/admin/machine',
     guard,
@@ -70,6 +69,18 @@ export function machineRouter({ core, queues, guard, graph, view }: MachineRoute
       res.json(timelineResponseSchema.parse(detail));
     }),
   );
+}
+
+/** The operator's actions on one order: force-cancel and redrive, each audited. */
+function actionRoutes(router: Router, { core, queues, guard }: MachineRouterDeps): void {
+  const orderService = {
+    pool: core.pool,
+    dispatcher: core.dispatcher,
+    transaction: core.transaction,
+    topic: core.config.KAFKA_TOPIC_ORDER_EVENTS,
+    reservationTtlMs: core.config.RESERVATION_TTL_MS,
+    paymentDeadlineMs: core.config.PAYMENT_DEADLINE_MS,
+  };
   router.post(
     '/api/v1/admin/orders/:id/cancel',
     guard,
@@ -103,5 +114,4 @@ export function machineRouter({ core, queues, guard, graph, view }: MachineRoute
       res.json(redriveResponseSchema.parse({ order_id: id, redriven }));
     }),
   );
-  return router;
 }

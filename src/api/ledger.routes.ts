@@ -48,6 +48,24 @@ export function ledgerRoutes(book: RouteBook, pool: Pool): void {
       if (readable(res, params.id)) res.json(await accountBalance(pool, params.id));
     },
   );
+  transactionsRoute(book, pool);
+  book.add(
+    {
+      method: 'get',
+      path: '/ledger/validate',
+      summary: 'Admin: check the whole ledger and say what is wrong, where',
+      tag: 'accounts',
+      access: 'admin',
+      responses: { 200: { description: 'the report', schema: ledgerValidationSchema } },
+      errors: [],
+    },
+    async (_req, res) => {
+      res.json(await validateLedger(pool));
+    },
+  );
+}
+
+function transactionsRoute(book: RouteBook, pool: Pool): void {
   book.add(
     {
       method: 'get',
@@ -87,20 +105,6 @@ export function ledgerRoutes(book: RouteBook, pool: Pool): void {
         })),
         next_cursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.id]) : null,
       });
-    },
-  );
-  book.add(
-    {
-      method: 'get',
-      path: '/ledger/validate',
-      summary: 'Admin: check the whole ledger and say what is wrong, where',
-      tag: 'accounts',
-      access: 'admin',
-      responses: { 200: { description: 'the report', schema: ledgerValidationSchema } },
-      errors: [],
-    },
-    async (_req, res) => {
-      res.json(await validateLedger(pool));
     },
   );
 }

@@ -121,42 +121,55 @@ function placeRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
           message: 'user_id must be the token’s user (admins may order for anyone)',
         });
       }
-      const answer = (order: OrderRow) => ({
-        // 202 while the order is in flight; 201 when it reached an outcome.
-        status: order.status === 'pending' ? 202 : 201,
-        body: orderView(order),
-        headers: {
-          Location: `/api/v1/orders/${order.id}`,
-          ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
-        },
-      });
-      await withIdempotency(
-        deps.pool,
-        req,
-        res,
-        {
-          run: async (key) => {
-            const orderId = randomUUID();
-            // Watched before the write: the order may move before this request gets to wait.
-            const watch = deps.waiter.watch(orderId);
-            try {
-              const placed = await placeOrder(deps, { ...placement(req, body), orderId }, key);
-              if (!placed.ok) return { status: 400, body: { error: placed.error } };
-              if (placed.value === null) return 'held';
-              if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
-              return answer(await watch.until(placed.value, preferredWaitMs(req, deps.waitSecondsMax), leftPending));
-            } finally {
-              watch.cancel();
-            }
-          },
-          recover: async (orderId) => {
-            const order = await readOrder(deps.pool, orderId);
-            return order === undefined ? undefined : answer(order);
-          },
-        },
-        deps.idempotencyKeyTtlMs,
-      );
+      await placeOnce(deps, req, res, body);
     },
+  );
+}
+
+/**
+ * Places the order once per Idempotency-Key and answers with it: 202 while it is in flight, 201
+ * when it reached an outcome within Prefer: wait. A retry with the key is answered from its order.
+ */
+async function placeOnce(
+  deps: OrdersRoutesDeps,
+  req: Request,
+  res: Response,
+  body: z.infer<typeof createOrderSchema>,
+): Promise<void> {
+  const answer = (order: OrderRow) => ({
+    // 202 while the order is in flight; 201 when it reached an outcome.
+    status: order.status === 'pending' ? 202 : 201,
+    body: orderView(order),
+    headers: {
+      Location: `/api/v1/orders/${order.id}`,
+      ...(req.get('Prefer') ? { 'Preference-Applied': 'wait' } : {}),
+    },
+  });
+  await withIdempotency(
+    deps.pool,
+    req,
+    res,
+    {
+      run: async (key) => {
+        const orderId = randomUUID();
+        // Watched before the write: the order may move before this request gets to wait.
+        const watch = deps.waiter.watch(orderId);
+        try {
+          const placed = await placeOrder(deps, { ...placement(req, body), orderId }, key);
+          if (!placed.ok) return { status: 400, body: { error: placed.error } };
+          if (placed.value === null) return 'held';
+          if ((deps.pauseAfterCommitMs ?? 0) > 0) await sleep(deps.pauseAfterCommitMs ?? 0);
+          return answer(await watch.until(placed.value, preferredWaitMs(req, deps.waitSecondsMax), leftPending));
+        } finally {
+          watch.cancel();
+        }
+      },
+      recover: async (orderId) => {
+        const order = await readOrder(deps.pool, orderId);
+        return order === undefined ? undefined : answer(order);
+      },
+    },
+    deps.idempotencyKeyTtlMs,
   );
 }
 
@@ -173,6 +186,12 @@ function placement(req: Request, body: z.infer<typeof createOrderSchema>): Place
 }
 
 function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
+  listRoute(book, deps);
+  orderRoute(book, deps);
+  historyRoute(book, deps);
+}
+
+function listRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
   book.add(
     {
       method: 'get',
@@ -206,7 +225,9 @@ function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
       });
     },
   );
+}
 
+function orderRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
   book.add(
     {
       method: 'get',
@@ -223,7 +244,9 @@ function readRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
       if (order !== undefined) res.json(orderView(order));
     },
   );
+}
 
+function historyRoute(book: RouteBook, deps: OrdersRoutesDeps): void {
   book.add(
     {
       method: 'get',

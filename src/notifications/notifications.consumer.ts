@@ -2,7 +2,7 @@
 // order, however often Kafka delivers its event. It takes what a fetch brought, records the whole
 // batch in one statement (inbox rows and notifications together), and only then resolves the
 // batch's offsets: a crash mid-batch redelivers it, and the inbox rows make that change nothing.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchHandler, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { OrderEventType } from '../../queues/order-events.ts';
 import { isConnectionError, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -119,6 +119,27 @@ function batchHandler(pool: Pool, logger: Logger): (payload: EachBatchPayload) =
   return eachBatch;
 }
 
+/** Connects, subscribes and runs one consumer; a consumer that could not start is disconnected. */
+async function runConsumer(
+  consumer: Consumer,
+  topic: string,
+  eachBatch: EachBatchHandler,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await consumer.connect();
+    // A new group starts at the oldest retained event, so an order confirmed before this consumer
+    // first ran still gets its notification; the inbox makes the re-read harmless.
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
+    // Readiness: the bench and the chaos runner wait for this line (after every restart too).
+    logger.info('notifications consumer running');
+  } catch (error) {
+    await consumer.disconnect().catch(() => undefined);
+    throw error;
+  }
+}
+
 export async function startNotificationsConsumer(
   options: NotificationsConsumerOptions,
 ): Promise<NotificationsConsumer> {
@@ -148,18 +169,7 @@ export async function startNotificationsConsumer(
       outages.up('kafka consumer');
       restartMs = restartMsMin;
     });
-    try {
-      await consumer.connect();
-      // A new group starts at the oldest retained event, so an order confirmed before this consumer
-      // first ran still gets its notification; the inbox makes the re-read harmless.
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently, eachBatch });
-      // Readiness: the bench and the chaos runner wait for this line (after every restart too).
-      logger.info('notifications consumer running');
-    } catch (error) {
-      await consumer.disconnect().catch(() => undefined);
-      throw error;
-    }
+    await runConsumer(consumer, topic, eachBatch, logger);
   }
 
   /** Replaces a consumer that stopped (or never started) after a bounded backoff, until stop(). */
