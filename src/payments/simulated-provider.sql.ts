@@ -45,13 +45,23 @@ export async function recordOnce(
   id: string,
   row: NewRow,
 ): Promise<{ row: ProviderRow; created: boolean }> {
-  const inserted = await db.query<ProviderRow>(
-    `INSERT INTO provider_charges (id, idempotency_key, kind, order_id, amount, currency, status, refunds_charge)
+  const inserted = await db.query<ProviderRow>({
+    name: 'provider-record-once',
+    text: `INSERT INTO provider_charges (id, idempotency_key, kind, order_id, amount, currency, status, refunds_charge)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (idempotency_key) DO NOTHING
      RETURNING ${columns}`,
-    [id, row.idempotencyKey, row.kind, row.orderId, row.amount, row.currency, row.status, row.refundsCharge ?? null],
-  );
+    values: [
+      id,
+      row.idempotencyKey,
+      row.kind,
+      row.orderId,
+      row.amount,
+      row.currency,
+      row.status,
+      row.refundsCharge ?? null,
+    ],
+  });
   const created = inserted.rows[0];
   if (created !== undefined) return { row: created, created: true };
   const existing = await findByKey(db, row.idempotencyKey);
