@@ -43,6 +43,8 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     batchSizeMax: config.OUTBOX_BATCH_SIZE_MAX,
     redeliverAfterMs: config.OUTBOX_REDELIVER_AFTER_MS,
   });
+  // Each (re)connect, the first included: Redis may be back without the jobs it was handed.
+  redis.on('ready', () => dispatcher.redeliverHandedOver());
   // Lock clients fail fast when a node is down, so a quorum of the others still answers.
   const lock = config.REDLOCK_ENABLED
     ? createRedlock(
