@@ -1,6 +1,6 @@
 // BullMQ factories. Every queue and worker gets its options spelled out by the caller (queues/).
 import { Queue, Worker, type JobsOptions, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import type { WorkerLimits } from '../../queues/job-options.ts';
 
 /**
@@ -12,7 +12,7 @@ export function bullPrefixOf(queuePrefix: string): string {
   return `{${queuePrefix}}`;
 }
 
-export function createQueue(name: string, connection: Redis, prefix: string, defaultJobOptions: JobsOptions): Queue {
+export function createQueue(name: string, connection: RedisClient, prefix: string, defaultJobOptions: JobsOptions): Queue {
   const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
   // The connection's own listener (createRedis) reports an outage once, and every command's error
   // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
@@ -22,7 +22,7 @@ export function createQueue(name: string, connection: Redis, prefix: string, def
 
 export function createWorker(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   processor: Processor,
   limits: WorkerLimits,

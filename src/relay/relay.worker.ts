@@ -3,7 +3,6 @@
 // heartbeat that /ready reads. Any number of relay processes may run: a run takes the partitions
 // no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
 import type { Pool } from '../platform/db.ts';
@@ -12,7 +11,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { listen } from '../platform/listen.ts';
 import { outages } from '../platform/outage.ts';
-import { isRedisConnectionError, onBullmqError, redisDependencyOf } from '../platform/redis.ts';
+import { isRedisConnectionError, onBullmqError, redisDependencyOf, type RedisClient } from '../platform/redis.ts';
 import {
   legacyPollSchedulerIds,
   outboxRelayJobOptions,
@@ -28,7 +27,7 @@ import { clearRelayStatus, relayInstanceId, writeRelayStatus } from './relay.sta
 export interface RelayProcessDeps {
   config: Config;
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   metrics?: Metrics;
 }
