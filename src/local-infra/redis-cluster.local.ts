@@ -120,6 +120,12 @@ export async function isClusterFormed(layout: ClusterLayout): Promise<boolean> {
   return true;
 }
 
+/** Starts one node of ours again (a restart after a crash): its nodes.conf makes it rejoin the cluster. */
+export function startClusterNode(layout: ClusterLayout, node: RedisNode): Promise<StartResult> {
+  const paths = redisClusterNodePaths(node.port, layout.baseDir);
+  return startRedisNode(node.port, { paths, extraArgs: clusterArgs() });
+}
+
 /** Starts the nodes that do not answer (ours only, on this machine); checks the others run in cluster mode. */
 async function ensureNodes(layout: ClusterLayout, onProgress: Progress): Promise<number> {
   let started = 0;
@@ -133,8 +139,7 @@ async function ensureNodes(layout: ClusterLayout, onProgress: Progress): Promise
     if (!isLoopbackHost(node.host)) {
       throw new ServiceError(`redis cluster ${node.address}`, 'does not answer PING, and it is not on this machine');
     }
-    const paths = redisClusterNodePaths(node.port, layout.baseDir);
-    const result = await startRedisNode(node.port, { paths, extraArgs: clusterArgs() });
+    const result = await startClusterNode(layout, node);
     onProgress(
       `redis cluster node ${node.address} ${result.action}${result.pid === undefined ? '' : `, pid ${result.pid}`}`,
     );

@@ -12,7 +12,12 @@ export function bullPrefixOf(queuePrefix: string): string {
   return `{${queuePrefix}}`;
 }
 
-export function createQueue(name: string, connection: RedisClient, prefix: string, defaultJobOptions: JobsOptions): Queue {
+export function createQueue(
+  name: string,
+  connection: RedisClient,
+  prefix: string,
+  defaultJobOptions: JobsOptions,
+): Queue {
   const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
   // The connection's own listener (createRedis) reports an outage once, and every command's error
   // reaches its caller; this listener only keeps the queue's echo of it from going unheard.

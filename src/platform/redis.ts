@@ -61,7 +61,11 @@ export function createRedisCluster(urls: readonly string[]): Cluster {
         ...(auth?.username ? { username: decodeURIComponent(auth.username) } : {}),
         ...(auth?.password ? { password: decodeURIComponent(auth.password) } : {}),
       },
-      enableReadyCheck: true,
+      // No ready check: when it fails (cluster_state fail, mid-failover) ioredis reconnects and leaves
+      // the pending connect() unsettled, and BullMQ's worker awaits that connect() to restore its
+      // blocking connection: the worker then never takes a job again. Without it, a command sent
+      // while the cluster is down gets CLUSTERDOWN and is retried (retryDelayOnClusterDown).
+      enableReadyCheck: false,
       clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
       // A failover takes the cluster's node timeout and an election: commands meanwhile wait and retry.
       retryDelayOnFailover: 200,

@@ -30,7 +30,12 @@ export function relayInstanceId(): string {
   return `${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function writeRelayStatus(redis: RedisClient, prefix: string, instance: string, link: KafkaLink): Promise<void> {
+export async function writeRelayStatus(
+  redis: RedisClient,
+  prefix: string,
+  instance: string,
+  link: KafkaLink,
+): Promise<void> {
   const key = keyOf(prefix);
   const now = Date.now();
   const beat: RelayHeartbeat = { kafka: link, pid: process.pid, at: now };
