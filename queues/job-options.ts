@@ -18,7 +18,10 @@ export function queueLimitsFrom(config: Config): QueueLimits {
   };
 }
 
-/** Exponential backoff with jitter; failed jobs are kept (the dead-letter state), bounded. */
+/**
+ * Exponential backoff with jitter; failed jobs are kept (the dead-letter state), bounded. Completed
+ * jobs are dropped at once unless a count is configured: their effect and inbox row are in PostgreSQL.
+ */
 export function jobOptions(limits: QueueLimits): JobsOptions {
   return {
     attempts: limits.attempts,

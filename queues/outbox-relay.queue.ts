@@ -1,6 +1,7 @@
 // The queue "outbox-relay": the relay's work arrives here as jobs. `relay` drains the partitions of
 // the Kafka-bound outbox that no other relay holds (woken by LISTEN/NOTIFY, and by a scheduler
-// every poll interval as the backstop); `prune` deletes delivered rows past their retention.
+// every poll interval as the backstop); `prune` runs the retention job (src/retention/), which
+// prunes the outbox, the inbox, notification_inbox and idempotency_keys.
 import type { JobsOptions } from 'bullmq';
 
 export const outboxRelayQueueName = 'outbox-relay';

@@ -1,13 +1,22 @@
-// Admins only past this point. A caller proves it is an admin with a Bearer token (scripts,
-// curl) or with the session cookie that /admin/login sets (browsers: Bull Board's own fetch
-// calls carry cookies but no Authorization header). Both are verified the same way. A page
-// without credentials is sent to the login form; an API path gets a 401/403 JSON error.
+// Operators only past this point: admins, and viewers for reads. A caller proves its role with a
+// Bearer token (scripts, curl) or with the session cookie that /admin/login sets (browsers: Bull
+// Board's own fetch calls carry cookies but no Authorization header). Both are verified the same
+// way. A page without credentials is sent to the login form; an API path gets a 401/403 JSON
+// error. A viewer sees everything and changes nothing: any method but GET/HEAD answers it 403.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, bearerTokenOf, sessionTokenOf, type Principal, type TokenVerifier } from '../platform/auth.ts';
+import {
+  AuthError,
+  bearerTokenOf,
+  isOperator,
+  isReadOnlyMethod,
+  sessionTokenOf,
+  type Principal,
+  type TokenVerifier,
+} from '../platform/auth.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The admin a guarded request was verified as. */
+    /** The operator (admin or viewer) a guarded request was verified as. */
     admin?: Principal;
   }
 }
@@ -47,8 +56,12 @@ export function adminGuard(verifier: TokenVerifier): RequestHandler {
     }
     verifier.verify(token).then(
       (principal) => {
-        if (principal.role !== 'admin') {
+        if (!isOperator(principal.role)) {
           refuse(req, res, 403, 'admin_required', 'this page is for admins only');
+          return;
+        }
+        if (principal.role === 'viewer' && !isReadOnlyMethod(req.method)) {
+          refuse(req, res, 403, 'admin_required', 'the viewer role is read-only: this action needs an admin');
           return;
         }
         req.admin = principal;

@@ -2,6 +2,7 @@
 // sent (a drifting answer is a bug that fails loudly in tests), and the schemas document the
 // endpoints (and feed the OpenAPI document where one is built).
 import { z } from 'zod';
+import { auditEntrySchema } from './console.schemas.ts';
 
 const timestamp = z.string().datetime({ offset: true });
 
@@ -23,12 +24,21 @@ export const machineTransitionSchema = z.strictObject({
   label: z.string(),
 });
 
+/** Bull Board's page of a job: /admin/queues/queue/<queue>/<job id>. */
+const boardUrl = z.string().describe("the job's page on Bull Board");
+
 export const jobFactSchema = z.strictObject({
   id: z.string(),
   queue: z.string(),
   state: z.string(),
   attempts_made: z.number().int(),
+  /** The job's attempts before it is dead-lettered. */
+  attempts_max: z.number().int(),
+  /** BullMQ's record of the last failed attempt. */
   failed_reason: z.string().nullable(),
+  /** When a delayed job (a retry waiting out its backoff) runs next; null otherwise. */
+  next_attempt_at: timestamp.nullable(),
+  board_url: boardUrl,
 });
 
 export const awaitedMessageSchema = z.strictObject({
@@ -36,6 +46,8 @@ export const awaitedMessageSchema = z.strictObject({
   type: z.string(),
   destination: z.string(),
   due_at: timestamp,
+  /** The outbox row's last delivery error, if any. */
+  last_error: z.string().nullable(),
   job: jobFactSchema.nullable(),
 });
 
@@ -107,6 +119,20 @@ export const deadLetterSchema = z.strictObject({
   error: z.string(),
   attempts: z.number().int(),
   created_at: timestamp,
+  board_url: boardUrl,
+});
+
+/** An event the order produced for Kafka, as its outbox row says. */
+export const orderEventSchema = z.strictObject({
+  message_id: z.string(),
+  type: z.string(),
+  topic: z.string(),
+  created_at: timestamp,
+  published: z.boolean(),
+  published_at: timestamp.nullable(),
+  parked_at: timestamp.nullable(),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
 });
 
 export const timelineResponseSchema = z.strictObject({
@@ -115,6 +141,16 @@ export const timelineResponseSchema = z.strictObject({
     status: z.string(),
     state: z.string(),
     failure_reason: z.string().nullable(),
+    user_id: z.string(),
+    currency: z.string(),
+    items: z.array(z.strictObject({ product_id: z.string(), quantity: z.number().int(), unit_price: z.string() })),
+    subtotal: z.string(),
+    discount: z.string(),
+    total: z.string(),
+    coupon_code: z.string().nullable(),
+    shipping_address: z.record(z.string(), z.unknown()),
+    correlation_id: z.string(),
+    version: z.number().int(),
     created_at: timestamp,
     updated_at: timestamp,
     finalized_at: timestamp.nullable(),
@@ -124,6 +160,9 @@ export const timelineResponseSchema = z.strictObject({
   transitions: z.array(timelineStepSchema),
   waiting_for: z.array(awaitedMessageSchema),
   dead_letters: z.array(deadLetterSchema),
+  events: z.array(orderEventSchema),
+  /** Operator actions on this order, newest first (at most 50). */
+  audit: z.array(auditEntrySchema),
 });
 
 export const redriveResponseSchema = z.strictObject({ order_id: z.uuid(), redriven: z.number().int() });
@@ -132,3 +171,6 @@ export type MachineResponse = z.infer<typeof machineResponseSchema>;
 export type TimelineResponse = z.infer<typeof timelineResponseSchema>;
 export type TimelineStep = z.infer<typeof timelineStepSchema>;
 export type AwaitedMessage = z.infer<typeof awaitedMessageSchema>;
+export type JobFact = z.infer<typeof jobFactSchema>;
+export type DeadLetterView = z.infer<typeof deadLetterSchema>;
+export type OrderEvent = z.infer<typeof orderEventSchema>;

@@ -1,22 +1,27 @@
-// The admin's browser session. POST /admin/login takes an admin JWT (form field `token`, JSON
-// `{"token"}` or a Bearer header), verifies it, and stores that same signed token in an httpOnly,
-// SameSite=Strict cookie that expires with the token (or sooner, ADMIN_SESSION_TTL_S). The
-// cookie is only as good as the token's signature: nothing is kept server-side to forge or leak.
+// The operator's browser session. POST /admin/login takes an admin or viewer JWT (form field
+// `token`, JSON `{"token"}` or a Bearer header), verifies it, and stores that same signed token in
+// an httpOnly, SameSite=Strict cookie that expires with the token (or sooner, ADMIN_SESSION_TTL_S).
+// The cookie is only as good as the token's signature: nothing is kept server-side to forge or
+// leak. Each login of a verified token is an audit row, refused ones (a customer's) included.
 import express, { Router, type Request, type Response } from 'express';
 import { decodeJwt } from 'jose';
-import { AuthError, bearerTokenOf, sessionCookieName, type TokenVerifier } from '../platform/auth.ts';
+import { recordAudit } from '../audit/audit.sql.ts';
+import { AuthError, bearerTokenOf, isOperator, sessionCookieName, type TokenVerifier } from '../platform/auth.ts';
+import type { Queryable } from '../platform/db.ts';
 import { loginPage } from './admin.pages.ts';
 
 export interface SessionOptions {
   verifier: TokenVerifier;
   sessionTtlSecondsMax: number;
+  /** Where login audit rows go. */
+  db: Queryable;
 }
 
 /** Only a local admin path may follow a login, so the form cannot bounce a browser elsewhere. */
 export function safeNext(next: unknown): string {
   const local =
     typeof next === 'string' && /^\/admin(\/[A-Za-z0-9/_.?=&%-]*)?$/.test(next) && !/\/\.\.?(\/|$|\?)/.test(next);
-  return local ? next : '/admin/machine';
+  return local ? next : '/admin';
 }
 
 function cookie(req: Request, token: string, maxAgeSeconds: number): string {
@@ -40,10 +45,18 @@ async function login(options: SessionOptions, req: Request, res: Response): Prom
   const token = submittedToken(req);
   try {
     const principal = await options.verifier.verify(token);
-    if (principal.role !== 'admin') return fail(403, 'admin_required', 'this token is not an admin token');
     const expSeconds = decodeJwt(token).exp ?? 0;
     const remaining = Math.min(options.sessionTtlSecondsMax, expSeconds - Math.floor(Date.now() / 1_000));
     if (remaining <= 0) return fail(401, 'token_expired', 'token has expired');
+    const operator = isOperator(principal.role);
+    await recordAudit(options.db, {
+      actor: principal.userId,
+      actorRole: principal.role,
+      action: 'session.login',
+      outcome: operator ? 'ok' : 'admin_required',
+      detail: { via: form ? 'form' : 'json' },
+    });
+    if (!operator) return fail(403, 'admin_required', 'this token is not an admin or viewer token');
     res.setHeader('Set-Cookie', cookie(req, token, remaining));
     res.setHeader('Cache-Control', 'no-store');
     if (form) res.redirect(303, next);

@@ -5,7 +5,7 @@
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Pool, Queryable } from '../platform/db.ts';
-import { inFlightStatuses } from './machine.sql.ts';
+import { inFlightStatuses } from '../orders/order.queries.ts';
 
 export interface InvariantFacts {
   ledgerImbalance: Map<string, string>;
@@ -58,6 +58,17 @@ export async function readInvariants(db: Queryable, stuckAfterMs: number): Promi
   };
 }
 
+/** Whether each invariant holds, by the name its invariant_holds gauge and the console use. */
+export function invariantChecks(facts: InvariantFacts): Array<{ invariant: string; holds: boolean }> {
+  return [
+    { invariant: 'ledger_balanced', holds: [...facts.ledgerImbalance.values()].every((v) => Number(v) === 0) },
+    { invariant: 'stock_conserved', holds: facts.unconservedProducts === 0 },
+    { invariant: 'no_oversell', holds: facts.oversoldUnits === 0 },
+    { invariant: 'no_held_stock_of_final_orders', holds: facts.finalOrderHeldUnits === 0 },
+    { invariant: 'no_double_charge', holds: facts.doubleCharges === 0 },
+  ];
+}
+
 export function applyInvariants(metrics: Metrics, facts: InvariantFacts, queueNames: readonly string[]): void {
   metrics.ledgerImbalance.reset();
   for (const [currency, imbalance] of facts.ledgerImbalance)
@@ -66,12 +77,7 @@ export function applyInvariants(metrics: Metrics, facts: InvariantFacts, queueNa
   metrics.finalOrderHeldUnits.set(facts.finalOrderHeldUnits);
   metrics.stuckOrders.set(facts.stuckOrders);
   metrics.doubleCharges.set(facts.doubleCharges);
-  const balanced = [...facts.ledgerImbalance.values()].every((v) => Number(v) === 0);
-  metrics.invariantHolds.set({ invariant: 'ledger_balanced' }, balanced ? 1 : 0);
-  metrics.invariantHolds.set({ invariant: 'stock_conserved' }, facts.unconservedProducts === 0 ? 1 : 0);
-  metrics.invariantHolds.set({ invariant: 'no_oversell' }, facts.oversoldUnits === 0 ? 1 : 0);
-  metrics.invariantHolds.set({ invariant: 'no_held_stock_of_final_orders' }, facts.finalOrderHeldUnits === 0 ? 1 : 0);
-  metrics.invariantHolds.set({ invariant: 'no_double_charge' }, facts.doubleCharges === 0 ? 1 : 0);
+  for (const { invariant, holds } of invariantChecks(facts)) metrics.invariantHolds.set({ invariant }, holds ? 1 : 0);
   for (const queue of new Set([...queueNames, ...facts.deadLetters.keys()]))
     metrics.deadLetters.set({ queue }, facts.deadLetters.get(queue) ?? 0);
   for (const status of orderStatuses) metrics.ordersByStatus.set({ status }, facts.ordersByStatus.get(status) ?? 0);

@@ -1,27 +1,54 @@
-// The visualizer's HTML: the machine's SVG inline, panels for the fleet and for one order, and
-// the local script that fills them (public/machine.js). No CDN, no web font.
+// The visualizer's HTML: the machine's SVG inline, panels for the fleet and for one order (the
+// order itself, its timeline, the messages it waits for with their jobs, its Kafka events and its
+// audit entries), and the local script that fills them (public/machine.js). No CDN, no web font.
+import type { Principal } from '../platform/auth.ts';
+import { layout, searchForm } from './admin.pages.ts';
 
-export function machinePage(svg: string, stuckAfterMs: number): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Order engine: state machine</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/admin/static/admin.css"></head>
-<body class="machine-page" data-stuck-after-ms="${stuckAfterMs}">
-<header>
-  <h1>Order machine</h1>
-  <nav><a href="/admin/machine">Fleet</a> <a href="/admin/queues">Queues</a> <a href="/admin/logout">Log out</a></nav>
-  <form id="order-search" action="/admin/machine" method="get">
-    <label for="order-id">Order</label>
-    <input id="order-id" name="order" placeholder="order id (UUID)" size="38" pattern="[0-9a-fA-F-]{36}">
-    <button type="submit">Show</button>
-  </form>
-  <span id="refresh-status" aria-live="polite"></span>
-</header>
-<main>
-  <section id="drawing" aria-label="State machine drawing">
+const orderPanel = `<section id="order" aria-label="Order" hidden>
+    <h2>Order <code id="order-title"></code> <span id="order-status" class="badge"></span></h2>
+    <p id="order-summary"></p>
+    <p class="actions">
+      <button id="force-cancel" type="button">Force-cancel</button>
+      <button id="redrive" type="button">Redrive dead letters</button>
+      <span id="action-result" role="status"></span>
+    </p>
+    <div class="columns">
+      <dl id="order-facts" class="facts"></dl>
+      <div><h3>Items</h3>
+        <table id="order-items"><thead><tr><th>product</th><th>quantity</th><th>unit price</th></tr></thead>
+        <tbody></tbody></table></div>
+    </div>
+    <h3>Timeline <small>(times in UTC)</small></h3>
+    <table id="timeline"><thead><tr><th>#</th><th>time</th><th>event</th><th>from → to</th><th>message id</th>
+      <th>time in state</th><th>outbox rows written</th></tr></thead><tbody></tbody></table>
+    <h3>Waiting for</h3>
+    <table id="waiting"><thead><tr><th>message</th><th>queue</th><th>job state</th><th>attempts</th>
+      <th>last error</th><th>next attempt</th><th>job</th></tr></thead><tbody></tbody></table>
+    <p id="waiting-none" hidden>Nothing: no message of this order is waiting for a worker.</p>
+    <h3>Kafka events <small>(from the outbox; delivered rows are pruned after their retention)</small></h3>
+    <table id="events"><thead><tr><th>type</th><th>topic</th><th>written</th><th>published</th>
+      <th>attempts</th><th>last error</th></tr></thead><tbody></tbody></table>
+    <h3>Dead letters</h3><ul id="dead-letters"></ul><p id="dead-letters-none" hidden>None.</p>
+    <h3>Audit <small>(operator actions on this order)</small></h3>
+    <table id="order-audit"><thead><tr><th>time</th><th>who</th><th>action</th><th>outcome</th><th>detail</th></tr>
+      </thead><tbody></tbody></table>
+    <p id="order-audit-none" hidden>No operator has acted on this order.</p>
+  </section>`;
+
+export function machinePage(svg: string, stuckAfterMs: number, principal: Principal | undefined): string {
+  return layout({
+    title: 'Order engine: state machine',
+    heading: 'Order machine',
+    bodyClass: 'machine-page',
+    principal,
+    headerExtra: searchForm,
+    data: { 'stuck-after-ms': String(stuckAfterMs) },
+    script: 'machine.js',
+    main: `<section id="drawing" aria-label="State machine drawing">
     <p class="legend"><span class="key key-state">state</span> <span class="key key-final">final</span>
       <span class="key key-compensation">compensation</span> <span class="key key-path">this order's path</span>
-      <span class="key key-current">current state</span> <span class="key key-stuck">has stuck orders</span></p>
+      <span class="key key-current">current state</span> <span class="key key-stuck">has stuck orders</span>
+      <span class="hint">Click a state to list its orders.</span></p>
     ${svg}
   </section>
   <section id="fleet" aria-label="Fleet">
@@ -30,21 +57,6 @@ export function machinePage(svg: string, stuckAfterMs: number): string {
       <th>waiting for</th><th>job attempts</th></tr></thead><tbody></tbody></table>
     <p id="stuck-none" hidden>No stuck order.</p>
   </section>
-  <section id="order" aria-label="Order" hidden>
-    <h2>Order <code id="order-title"></code> <span id="order-status" class="badge"></span></h2>
-    <p id="order-summary"></p>
-    <p class="actions">
-      <button id="force-cancel" type="button">Force-cancel</button>
-      <button id="redrive" type="button">Redrive dead letters</button>
-      <span id="action-result" role="status"></span>
-    </p>
-    <h3>Timeline</h3>
-    <table id="timeline"><thead><tr><th>#</th><th>time</th><th>event</th><th>from → to</th><th>message id</th>
-      <th>time in state</th><th>outbox rows written</th></tr></thead><tbody></tbody></table>
-    <h3>Waiting for</h3><ul id="waiting"></ul>
-    <h3>Dead letters</h3><ul id="dead-letters"></ul>
-  </section>
-</main>
-<script type="module" src="/admin/static/machine.js"></script>
-</body></html>`;
+  ${orderPanel}`,
+  });
 }

@@ -1,8 +1,17 @@
-// Who is calling: requireAuth verifies the Bearer token (or an admin's session cookie) and puts
-// the Principal on res.locals; requireAdmin also demands the admin role. Owner rules live here
-// too, so every route asks the same questions the same way.
+// Who is calling: requireAuth verifies the Bearer token (or an operator's session cookie) and puts
+// the Principal on res.locals; requireAdmin also demands the admin role, or the viewer role for a
+// read. A viewer never changes anything: every other method answers it 403, on every route. Owner
+// rules live here too, so every route asks the same questions the same way.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, bearerTokenOf, sessionTokenOf, type Principal, type TokenVerifier } from '../platform/auth.ts';
+import {
+  AuthError,
+  bearerTokenOf,
+  isOperator,
+  isReadOnlyMethod,
+  sessionTokenOf,
+  type Principal,
+  type TokenVerifier,
+} from '../platform/auth.ts';
 import { sendError } from './errors.ts';
 
 export interface AuthGuards {
@@ -19,15 +28,20 @@ export function principalOf(res: Response): Principal {
   return principal;
 }
 
-/** Whether the caller may act on data of `userId`: their own, or anyone's as an admin. */
+/**
+ * Whether the caller may reach data of `userId`: their own, or anyone's as an operator. A viewer
+ * passes here only for reads: requireAuth has already refused its every write.
+ */
 export function mayActFor(principal: Principal, userId: string): boolean {
-  return principal.role === 'admin' || principal.userId === userId;
+  return isOperator(principal.role) || principal.userId === userId;
 }
 
-/** Ledger accounts a customer may read: their own customer account only. */
+/** Ledger accounts a customer may read: their own customer account only (operators: any). */
 export function mayReadAccount(principal: Principal, accountId: string): boolean {
-  return principal.role === 'admin' || accountId === `customer:${principal.userId}`;
+  return isOperator(principal.role) || accountId === `customer:${principal.userId}`;
 }
+
+const readOnly = { code: 'forbidden', field: 'Authorization', message: 'the viewer role is read-only' } as const;
 
 export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
   /** Puts the caller's Principal on res.locals, or the reason there is none. */
@@ -35,15 +49,15 @@ export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
     if (res.locals.principal !== undefined || res.locals.authError !== undefined) return;
     const bearer = bearerTokenOf(req.get('Authorization'));
     // The admin pages' session cookie (httpOnly, SameSite=Strict) stands in for the header, for
-    // admins only: a customer's API access is always a Bearer token.
+    // operators only: a customer's API access is always a Bearer token.
     const token = bearer !== '' ? bearer : sessionTokenOf(req.get('Cookie'));
     try {
       if (token === '' && req.get('Authorization') !== undefined) {
         throw new AuthError('token_invalid', 'Authorization must be "Bearer <token>"');
       }
       const principal = await verifier.verify(token);
-      if (bearer === '' && principal.role !== 'admin') {
-        throw new AuthError('token_invalid', 'a session cookie is only accepted for admins');
+      if (bearer === '' && !isOperator(principal.role)) {
+        throw new AuthError('token_invalid', 'a session cookie is only accepted for operators');
       }
       res.locals.principal = principal;
       // Idempotency keys and rate limits are scoped to this caller.
@@ -67,11 +81,15 @@ export function createAuthGuards(verifier: TokenVerifier): AuthGuards {
     next();
   };
   const requireAuth: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
-    if (await authenticate(req, res)) next();
+    if (!(await authenticate(req, res))) return;
+    if (principalOf(res).role === 'viewer' && !isReadOnlyMethod(req.method)) return sendError(res, readOnly);
+    next();
   };
   const requireAdmin: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
     if (!(await authenticate(req, res))) return;
-    if (principalOf(res).role !== 'admin') {
+    const { role } = principalOf(res);
+    if (role === 'viewer' && !isReadOnlyMethod(req.method)) return sendError(res, readOnly);
+    if (!isOperator(role)) {
       return sendError(res, { code: 'forbidden', field: 'Authorization', message: 'this needs the admin role' });
     }
     next();
@@ -84,7 +102,7 @@ export function requireAuth(verifier: TokenVerifier): RequestHandler {
   return createAuthGuards(verifier).requireAuth;
 }
 
-/** A middleware that lets through only an admin's token or session cookie (401, else 403). */
+/** A middleware that lets through only an admin's token or session cookie, or a viewer's for a read (401, else 403). */
 export function requireAdmin(verifier: TokenVerifier): RequestHandler {
   return createAuthGuards(verifier).requireAdmin;
 }

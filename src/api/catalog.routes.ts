@@ -1,7 +1,10 @@
 // /api/v1/products and /api/v1/coupons: the catalogue with its stock and the coupons, for every
 // caller to read; creating and changing them is for admins. Stock changes go through the
-// inventory module's own conditional statements.
-import type { Response } from 'express';
+// inventory module's own conditional statements. Every change writes its audit row (who, what,
+// the outcome) in the change's own transaction: both commit, or neither does.
+import type { Request, Response } from 'express';
+import { actorOf, outcomeOf } from '../audit/audit.actions.ts';
+import { recordAudit, type AuditEntry } from '../audit/audit.sql.ts';
 import { createCoupon, couponView, type NewCoupon } from '../coupons/coupons.create.ts';
 import { findCoupon } from '../coupons/coupons.sql.ts';
 import { formatAmount, isCurrency, parseMoney, roundToMinor } from '../domain/money.ts';
@@ -15,9 +18,11 @@ import {
   type ProductStockRow,
   type StockChange,
 } from '../inventory/inventory.catalog.sql.ts';
-import type { Pool } from '../platform/db.ts';
+import { withTransaction, type Client, type Pool } from '../platform/db.ts';
+import { principalOf } from './auth.middleware.ts';
 import { decodeCursor, encodeCursor, productIdPart } from './cursor.ts';
 import { sendError } from './errors.ts';
+import { correlationIdOf } from './orders.routes.ts';
 import type { RouteBook } from './route-book.ts';
 import {
   addStockBody,
@@ -53,9 +58,36 @@ function priceProblem(price: string, currency: string): string | null {
   return roundToMinor(value).amount.eq(value.amount) ? null : `must have at most the minor digits of ${currency}`;
 }
 
+type AuditedAction = Pick<AuditEntry, 'action' | 'productId' | 'target' | 'detail'>;
+
+/** Runs `change` and its audit row in one transaction; `outcome` names the row's outcome from the change's value. */
+async function audited<T>(
+  pool: Pool,
+  req: Request,
+  res: Response,
+  action: AuditedAction,
+  change: (client: Client) => Promise<T>,
+  outcome: (value: T) => string,
+): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    const value = await change(client);
+    await recordAudit(client, {
+      ...actorOf(principalOf(res)),
+      ...action,
+      outcome: outcome(value),
+      correlationId: correlationIdOf(req),
+    });
+    return value;
+  });
+}
+
+const stockOutcome = (change: StockChange) =>
+  change.kind === 'changed' ? 'ok' : change.kind === 'not_found' ? 'product_not_found' : 'stock_conflict';
+
 export function catalogRoutes(book: RouteBook, pool: Pool): void {
   productReads(book, pool);
   productWrites(book, pool);
+  stockWrites(book, pool);
   couponRoutes(book, pool);
 }
 
@@ -117,10 +149,19 @@ function productWrites(book: RouteBook, pool: Pool): void {
       responses: { 201: { description: 'created', schema: productSchema } },
       errors: ['validation_failed', 'product_exists'],
     },
-    async (_req, res, { body }) => {
+    async (req, res, { body }) => {
       const problem = priceProblem(body.price, body.currency);
       if (problem !== null) return sendError(res, { code: 'validation_failed', field: 'price', message: problem });
-      if (!(await createProduct(pool, body))) {
+      const detail = { name: body.name, price: body.price, currency: body.currency, stock: body.stock };
+      const inserted = await audited(
+        pool,
+        req,
+        res,
+        { action: 'product.create', productId: body.id, detail },
+        (client) => createProduct(client, body),
+        (ok) => (ok ? 'ok' : 'product_exists'),
+      );
+      if (!inserted) {
         return sendError(res, { code: 'product_exists', field: 'id', message: `product ${body.id} exists already` });
       }
       const created = await findProduct(pool, body.id);
@@ -139,15 +180,28 @@ function productWrites(book: RouteBook, pool: Pool): void {
       responses: { 200: { description: 'updated', schema: productSchema } },
       errors: ['validation_failed', 'product_not_found'],
     },
-    async (_req, res, { params, body }) => {
+    async (req, res, { params, body }) => {
       const product = await findProduct(pool, params.id);
       if (product === undefined) return productNotFound(res);
       const problem = body.price === undefined ? null : priceProblem(body.price, product.currency);
       if (problem !== null) return sendError(res, { code: 'validation_failed', field: 'price', message: problem });
-      if (!(await updateProduct(pool, params.id, body))) return productNotFound(res);
+      const detail = { ...body, previous: { name: product.name, price: product.price } };
+      const updated = await audited(
+        pool,
+        req,
+        res,
+        { action: body.price === undefined ? 'product.rename' : 'product.reprice', productId: params.id, detail },
+        (client) => updateProduct(client, params.id, body),
+        (ok) => (ok ? 'ok' : 'product_not_found'),
+      );
+      if (!updated) return productNotFound(res);
       res.json(productView((await findProduct(pool, params.id))!));
     },
   );
+}
+
+function stockWrites(book: RouteBook, pool: Pool): void {
+  const tag = 'admin';
   const stockAnswer = (res: Response, change: StockChange, conflict: string) => {
     if (change.kind === 'not_found') return productNotFound(res);
     if (change.kind === 'conflict') return sendError(res, { code: 'stock_conflict', message: conflict });
@@ -165,8 +219,15 @@ function productWrites(book: RouteBook, pool: Pool): void {
       responses: { 200: { description: 'the product with its new stock', schema: productSchema } },
       errors: ['validation_failed', 'product_not_found', 'stock_conflict'],
     },
-    async (_req, res, { params, body }) => {
-      const change = await setStock(pool, params.id, body.on_hand);
+    async (req, res, { params, body }) => {
+      const change = await audited(
+        pool,
+        req,
+        res,
+        { action: 'stock.set', productId: params.id, detail: { on_hand: body.on_hand } },
+        (client) => setStock(client, params.id, body.on_hand),
+        stockOutcome,
+      );
       stockAnswer(res, change, 'on_hand cannot go below the units held by or sold to orders');
     },
   );
@@ -182,8 +243,15 @@ function productWrites(book: RouteBook, pool: Pool): void {
       responses: { 200: { description: 'the product with its new stock', schema: productSchema } },
       errors: ['validation_failed', 'product_not_found', 'stock_conflict'],
     },
-    async (_req, res, { params, body }) => {
-      const change = await addStock(pool, params.id, body.quantity);
+    async (req, res, { params, body }) => {
+      const change = await audited(
+        pool,
+        req,
+        res,
+        { action: 'stock.add', productId: params.id, detail: { quantity: body.quantity } },
+        (client) => addStock(client, params.id, body.quantity),
+        stockOutcome,
+      );
       stockAnswer(res, change, 'available units cannot go below 0');
     },
   );
@@ -225,7 +293,7 @@ function couponRoutes(book: RouteBook, pool: Pool): void {
       responses: { 201: { description: 'created', schema: couponSchema } },
       errors: ['validation_failed', 'coupon_exists'],
     },
-    async (_req, res, { body }) => {
+    async (req, res, { body }) => {
       const limits = {
         code: body.code,
         redemptionsMax: body.redemptions_max,
@@ -235,7 +303,14 @@ function couponRoutes(book: RouteBook, pool: Pool): void {
         body.kind === 'percent'
           ? { ...limits, kind: 'percent', percentOff: body.percent_off ?? '' }
           : { ...limits, kind: 'fixed', amountOff: body.amount_off ?? '', currency: body.currency ?? '' };
-      const created = await createCoupon(pool, input);
+      const created = await audited(
+        pool,
+        req,
+        res,
+        { action: 'coupon.create', target: `coupon:${body.code}`, detail: { ...body } },
+        (client) => createCoupon(client, input),
+        outcomeOf,
+      );
       if (!created.ok) {
         // createCoupon names fields in camelCase; the API's body uses snake_case.
         const field = created.error.field?.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -92,7 +92,7 @@ export function openApiDocument(specs: readonly RouteSpec[]) {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'HS256 or JWKS-verified JWT: sub is the user id, role is customer or admin',
+    description: 'HS256 or JWKS-verified JWT: sub is the user id, role is customer, viewer (admin reads only) or admin',
   });
   for (const spec of specs) registry.registerPath(routeConfig(spec));
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import { forceCancelRecorder } from '../audit/audit.actions.ts';
 import {
   placeOrder,
   readOrder,
@@ -255,9 +256,19 @@ function cancelRoutes(book: RouteBook, deps: OrdersRoutesDeps): void {
   const cancel = (reason: 'cancelled_by_customer' | 'cancelled_by_operator') => async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (reason === 'cancelled_by_customer' && (await ownOrder(deps, res, id)) === undefined) return;
+    const correlationId = correlationIdOf(req);
+    // An operator's cancel is audited in the cancel's own transaction, refused or not.
+    const given = (req.body as { reason?: unknown } | undefined)?.reason;
+    const audit =
+      reason === 'cancelled_by_operator'
+        ? forceCancelRecorder(principalOf(res), id, correlationId, {
+            via: 'api',
+            ...(typeof given === 'string' ? { reason: given } : {}),
+          })
+        : undefined;
     const watch = deps.waiter.watch(id);
     try {
-      const cancelled = await requestCancel(deps, id, correlationIdOf(req), reason);
+      const cancelled = await requestCancel(deps, id, correlationId, reason, audit);
       if (!cancelled.ok) return sendError(res, cancelled.error);
       const waitMs = preferredWaitMs(req, deps.waitSecondsMax);
       res.status(202).json(orderView(await watch.until(cancelled.value, waitMs, (o) => ended.has(o.status))));

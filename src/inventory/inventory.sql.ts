@@ -22,10 +22,15 @@ export function normalizeItems(items: OrderItem[]): OrderItem[] {
 }
 
 /**
- * Holds stock for an order. The group row is claimed first: if the order already has one (a
- * redelivery, or a release that came first and left its tombstone), nothing changes. Stock rows
- * are locked in product-id order, so two reservations never deadlock, and each decrement is
- * conditional on `available >= quantity`: this, not the Redis lock, is what prevents oversell.
+ * Holds stock for an order, in one statement. If the order already has a group (a redelivery, or a
+ * release that came first and left its tombstone), nothing changes and its status is returned.
+ * Otherwise the stock rows are locked in product-id order, so two reservations never deadlock; if
+ * every line is there with enough available units, they move from available to held, the
+ * reservations are written and the group is 'held'; else no stock changes and the group is
+ * 'refused', naming the first short product. Each decrement is conditional on `available >=
+ * quantity` under the row lock: this, and the stock CHECKs, not the Redis lock, prevent oversell.
+ * A group that another transaction writes meanwhile wins (its insert is waited for, then this one
+ * writes nothing) and is read again.
  */
 export async function reserve(
   client: Client,
@@ -33,72 +38,76 @@ export async function reserve(
   items: OrderItem[],
   ttlMs: number,
 ): Promise<ReserveResult> {
-  const claimed = await client.query<{ expires_at: Date }>(
-    `INSERT INTO reservation_groups (order_id, status, expires_at)
-     VALUES ($1, 'held', now() + make_interval(secs => $2::double precision / 1000))
-     ON CONFLICT (order_id) DO NOTHING RETURNING expires_at`,
-    [orderId, ttlMs],
-  );
-  const group = claimed.rows[0];
-  if (group === undefined) {
-    const existing = await client.query<{ status: GroupStatus; expires_at: Date | null }>(
-      `SELECT status, expires_at FROM reservation_groups WHERE order_id = $1`,
-      [orderId],
-    );
-    const row = existing.rows[0];
-    if (row === undefined) throw new Error(`reservation group for ${orderId} vanished`);
-    return { kind: 'already', status: row.status, expiresAt: row.expires_at?.toISOString() ?? null };
-  }
   const lines = normalizeItems(items);
-  const held = await holdStock(client, orderId, lines, group.expires_at);
-  if (held.kind === 'reserved') return { kind: 'reserved', expiresAt: group.expires_at.toISOString() };
-  return held;
-}
-
-/**
- * In one statement: locks the stock rows in product-id order; if every line is there with enough
- * available units, moves them from available to held and writes the reservations; otherwise
- * changes no stock and marks the group refused, naming the first short product. The conditional
- * decrement under the row locks, and the stock CHECKs, are the guard against oversell.
- */
-async function holdStock(
-  client: Client,
-  orderId: string,
-  lines: OrderItem[],
-  expiresAt: Date,
-): Promise<{ kind: 'reserved' } | { kind: 'out_of_stock' | 'unknown_product'; productId: string }> {
-  const result = await client.query<{ product_id: string | null; kind: string | null; taken: number }>({
-    name: 'stock-hold',
+  const result = await client.query<{
+    existing: GroupStatus | null;
+    existing_expires_at: Date | null;
+    claimed: GroupStatus | null;
+    expires_at: Date | null;
+    short_product: string | null;
+    short_kind: 'out_of_stock' | 'unknown_product' | null;
+    taken: number;
+  }>({
+    name: 'stock-reserve',
     text: `WITH lines AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS l(product_id text, quantity integer)),
+       existing AS MATERIALIZED (SELECT status, expires_at FROM reservation_groups WHERE order_id = $1),
        locked AS MATERIALIZED (
          SELECT s.product_id, s.available FROM stock s
-          WHERE s.product_id IN (SELECT product_id FROM lines) ORDER BY s.product_id FOR UPDATE),
+          WHERE NOT EXISTS (SELECT 1 FROM existing) AND s.product_id IN (SELECT product_id FROM lines)
+          ORDER BY s.product_id FOR UPDATE),
        short AS MATERIALIZED (
          SELECT l.product_id,
                 CASE WHEN k.product_id IS NULL THEN 'unknown_product' ELSE 'out_of_stock' END AS kind
            FROM lines l LEFT JOIN locked k ON k.product_id = l.product_id
           WHERE k.product_id IS NULL OR k.available < l.quantity
           ORDER BY l.product_id LIMIT 1),
+       claimed AS MATERIALIZED (
+         INSERT INTO reservation_groups (order_id, status, expires_at)
+         SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM short) THEN 'refused' ELSE 'held' END,
+                now() + make_interval(secs => $3::double precision / 1000)
+          WHERE NOT EXISTS (SELECT 1 FROM existing)
+         ON CONFLICT (order_id) DO NOTHING RETURNING status, expires_at),
        taken AS (
          UPDATE stock s SET available = s.available - l.quantity, held = s.held + l.quantity
            FROM lines l
-          WHERE s.product_id = l.product_id AND s.available >= l.quantity AND NOT EXISTS (SELECT 1 FROM short)
+          WHERE s.product_id = l.product_id AND s.available >= l.quantity
+            AND EXISTS (SELECT 1 FROM claimed WHERE status = 'held')
           RETURNING s.product_id),
        reserved AS (
          INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
-         SELECT $1, l.product_id, l.quantity, 'held', $3 FROM lines l WHERE NOT EXISTS (SELECT 1 FROM short)),
-       refused AS (
-         UPDATE reservation_groups SET status = 'refused', updated_at = now()
-          WHERE order_id = $1 AND EXISTS (SELECT 1 FROM short))
-     SELECT (SELECT product_id FROM short), (SELECT kind FROM short), (SELECT count(*)::int FROM taken) AS taken`,
-    values: [orderId, JSON.stringify(lines), expiresAt],
+         SELECT $1, l.product_id, l.quantity, 'held', c.expires_at
+           FROM lines l CROSS JOIN claimed c WHERE c.status = 'held')
+     SELECT (SELECT status FROM existing) AS existing, (SELECT expires_at FROM existing) AS existing_expires_at,
+            (SELECT status FROM claimed) AS claimed, (SELECT expires_at FROM claimed) AS expires_at,
+            (SELECT product_id FROM short) AS short_product, (SELECT kind FROM short) AS short_kind,
+            (SELECT count(*)::int FROM taken) AS taken`,
+    values: [orderId, JSON.stringify(lines), ttlMs],
   });
   const row = result.rows[0];
-  if (row?.kind === 'out_of_stock' || row?.kind === 'unknown_product') {
-    return { kind: row.kind, productId: row.product_id ?? '' };
+  if (row === undefined) throw new Error(`reserve of ${orderId} answered no row`);
+  if (row.claimed === null) return alreadyReserved(client, orderId, row.existing, row.existing_expires_at);
+  if (row.claimed === 'refused') {
+    return { kind: row.short_kind ?? 'out_of_stock', productId: row.short_product ?? '' };
   }
-  if (row?.taken !== lines.length) throw new Error(`conditional decrement failed under row lock for ${orderId}`);
-  return { kind: 'reserved' };
+  if (row.taken !== lines.length) throw new Error(`conditional decrement failed under row lock for ${orderId}`);
+  return { kind: 'reserved', expiresAt: (row.expires_at ?? new Date()).toISOString() };
+}
+
+/** The group that was there before (or that another transaction wrote meanwhile: read afresh). */
+async function alreadyReserved(
+  client: Client,
+  orderId: string,
+  status: GroupStatus | null,
+  expiresAt: Date | null,
+): Promise<ReserveResult> {
+  if (status !== null) return { kind: 'already', status, expiresAt: expiresAt?.toISOString() ?? null };
+  const existing = await client.query<{ status: GroupStatus; expires_at: Date | null }>(
+    `SELECT status, expires_at FROM reservation_groups WHERE order_id = $1`,
+    [orderId],
+  );
+  const row = existing.rows[0];
+  if (row === undefined) throw new Error(`reservation group for ${orderId} vanished`);
+  return { kind: 'already', status: row.status, expiresAt: row.expires_at?.toISOString() ?? null };
 }
 
 /**
@@ -117,30 +126,37 @@ export async function lockStockOf(client: Client, productIds: string[], orderIds
 }
 
 /**
- * held -> committed: the held units become sold, in one statement. Returns the group's status
- * afterwards ('released' when a release came first: the late commit changes nothing).
+ * held -> committed for many orders in one statement: their groups, their reservations, and the
+ * stock of each product once (the held units of every order of the batch become sold). Returns each
+ * order's group status afterwards; a group that was not held is read afresh, in a second statement,
+ * since a release may have committed while the first one waited for its row.
  */
-export async function commit(client: Client, orderId: string): Promise<GroupStatus | null> {
-  const moved = await client.query<{ moved: number }>({
-    name: 'stock-commit',
+export async function commitAll(client: Client, orderIds: string[]): Promise<Map<string, GroupStatus | null>> {
+  const moved = await client.query<{ order_id: string }>({
+    name: 'stock-commit-all',
     text: `WITH g AS (
        UPDATE reservation_groups SET status = 'committed', updated_at = now()
-        WHERE order_id = $1 AND status = 'held' RETURNING order_id),
+        WHERE order_id = ANY($1::uuid[]) AND status = 'held' RETURNING order_id),
      r AS (
        UPDATE reservations SET status = 'committed', updated_at = now()
         WHERE order_id IN (SELECT order_id FROM g) AND status = 'held' RETURNING product_id, quantity),
      s AS (
        UPDATE stock s SET held = s.held - r.quantity, sold = s.sold + r.quantity
-         FROM (SELECT * FROM r ORDER BY product_id) r WHERE s.product_id = r.product_id RETURNING 1)
-     SELECT (SELECT count(*)::int FROM g) AS moved, (SELECT count(*) FROM s) AS stock_rows`,
-    values: [orderId],
+         FROM (SELECT product_id, sum(quantity)::int AS quantity FROM r GROUP BY product_id ORDER BY product_id) r
+        WHERE s.product_id = r.product_id RETURNING 1)
+     SELECT g.order_id::text, (SELECT count(*) FROM s) AS stock_rows FROM g`,
+    values: [orderIds],
   });
-  if (moved.rows[0]?.moved === 1) return 'committed';
-  // Not held: read the status afresh (a release may have committed while this statement waited).
-  const row = await client.query<{ status: GroupStatus }>(`SELECT status FROM reservation_groups WHERE order_id = $1`, [
-    orderId,
-  ]);
-  return row.rows[0]?.status ?? null;
+  const statuses = new Map<string, GroupStatus | null>(moved.rows.map((r) => [r.order_id, 'committed']));
+  const rest = orderIds.filter((id) => !statuses.has(id));
+  if (rest.length > 0) {
+    const found = await client.query<{ order_id: string; status: GroupStatus }>(
+      `SELECT order_id::text, status FROM reservation_groups WHERE order_id = ANY($1::uuid[])`,
+      [rest],
+    );
+    for (const id of rest) statuses.set(id, found.rows.find((r) => r.order_id === id)?.status ?? null);
+  }
+  return statuses;
 }
 
 /**

@@ -5,11 +5,17 @@
 import { LockUnavailableError, type Lease, type Lock, type LockUnavailableReason } from '../platform/lock.ts';
 import type { Client } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
-import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import {
+  handleBatch,
+  type BatchEffect,
+  type HandleOnceDeps,
+  type ModuleRuntime,
+  type Work,
+} from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import { answer, type Message, type OutgoingMessage } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
-import { commit, lockStockOf, release, reserve } from './inventory.sql.ts';
+import { commitAll, lockStockOf, release, reserve } from './inventory.sql.ts';
 
 export interface InventoryDeps extends HandleOnceDeps {
   lock: Lock;
@@ -25,15 +31,28 @@ function itemsOf(message: Message): OrderItem[] {
   return (message.payload as { items: OrderItem[] }).items;
 }
 
+/** How long a product refused for want of stock is reserved without the lock: a hint, never a guard. */
+const soldOutHintMs = 1_000;
+
 export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
+  // Products a reservation was refused for lately. Their buyers skip the Redis lock: the lock only
+  // spares PostgreSQL a contention storm, and a refusal is decided by the row lock and the
+  // conditional decrement all the same, so the thousandth buyer of a sold-out item is refused at
+  // once instead of queueing for a lease. Stock that comes back is found by the database at once,
+  // and the lock is taken again when the hint expires.
+  const soldOut = new Map<string, number>();
+  const markSoldOut = (productId: string) => soldOut.set(productId, Date.now() + soldOutHintMs);
+  const isSoldOut = (productId: string) => (soldOut.get(productId) ?? 0) > Date.now();
   return {
     consumer,
     async prepare(message) {
       switch (message.type) {
         case 'inventory.reserve':
-          return { message, effect: (client) => reserveStock(client, message) };
-        case 'inventory.commit':
-          return { message, effect: (client) => commitStock(client, message) };
+          return { message, effect: (client) => reserveStock(client, message, markSoldOut) };
+        case 'inventory.commit': {
+          const work: Work = { message, effect: (client) => commitStock.apply(client, [work]), batch: commitStock };
+          return work;
+        }
         case 'inventory.release':
           return { message, effect: (client) => releaseStock(client, message) };
         default:
@@ -46,7 +65,11 @@ export function createInventoryRuntime(deps: InventoryDeps): ModuleRuntime {
           .filter((w) => w.message.type === 'inventory.reserve')
           .flatMap((w) => itemsOf(w.message).map((i) => i.product_id)),
       );
-      const resources = [...productIds].sort().map((id) => `lock:product:${id}`);
+      for (const [id, until] of soldOut) if (until <= Date.now()) soldOut.delete(id);
+      const resources = [...productIds]
+        .filter((id) => !isSoldOut(id))
+        .sort()
+        .map((id) => `lock:product:${id}`);
       const lease = resources.length > 0 ? await acquireOrProceed(deps, resources) : noLease;
       try {
         await handleBatch(deps, consumer, works, lockStockOnce);
@@ -77,13 +100,19 @@ async function lockStockOnce(client: Client, claimed: Work[]): Promise<void> {
   );
 }
 
-async function reserveStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
+async function reserveStock(
+  client: Client,
+  message: Message,
+  onSoldOut: (productId: string) => void,
+): Promise<OutgoingMessage[]> {
   const { items, ttl_ms: ttlMs } = message.payload as { items: OrderItem[]; ttl_ms: number };
   const result = await reserve(client, message.orderId, items, ttlMs);
   switch (result.kind) {
     case 'reserved':
       return [answer(message, 'orders', 'inventory.reserved', { expires_at: result.expiresAt })];
     case 'out_of_stock':
+      onSoldOut(result.productId);
+      return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
     case 'unknown_product':
       return [answer(message, 'orders', 'inventory.rejected', { reason: result.kind, product_id: result.productId })];
     case 'already':
@@ -94,13 +123,25 @@ async function reserveStock(client: Client, message: Message): Promise<OutgoingM
   }
 }
 
-async function commitStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
-  const status = await commit(client, message.orderId);
-  // A release that came first (a cancel while committing stock) wins: the late commit is a no-op.
-  if (status === 'released') return [];
-  if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
-  return [answer(message, 'orders', 'inventory.committed')];
-}
+/**
+ * The commits of a batch in one statement. A release that came first (a cancel while committing
+ * stock) wins: the late commit is a no-op and answers nothing.
+ */
+const commitStock: BatchEffect = {
+  name: 'inventory.commit',
+  async apply(client, works) {
+    const statuses = await commitAll(
+      client,
+      works.map((w) => w.message.orderId),
+    );
+    return works.flatMap(({ message }) => {
+      const status = statuses.get(message.orderId) ?? null;
+      if (status === 'released') return [];
+      if (status !== 'committed') throw new PermanentError(`commit of ${message.orderId} found group ${status}`);
+      return [answer(message, 'orders', 'inventory.committed')];
+    });
+  },
+};
 
 async function releaseStock(client: Client, message: Message): Promise<OutgoingMessage[]> {
   await release(client, message.orderId);

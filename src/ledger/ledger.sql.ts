@@ -26,16 +26,32 @@ const ledgerLockNamespace = 727_101;
  * constraint stays the real guard: without this lock the loser fails and its job retries.
  */
 export async function lockOrderLedger(client: Client, orderId: string): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ledgerLockNamespace, orderId]);
+  await lockOrderLedgers(client, [orderId]);
+}
+
+/** The same for many orders in one statement, taken in order-id order (every caller's order). */
+export async function lockOrderLedgers(client: Client, orderIds: string[]): Promise<void> {
+  await client.query({
+    name: 'ledger-lock-orders',
+    text: `SELECT pg_advisory_xact_lock(${ledgerLockNamespace}, hashtext(o.id))
+             FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS id ORDER BY id) AS o`,
+    values: [orderIds],
+  });
 }
 
 /** The order's journal transactions: at most one payment and one reversal. */
 export async function findOrderTransactions(db: Queryable, orderId: string): Promise<LedgerTransactionRow[]> {
-  const result = await db.query<LedgerTransactionRow>(
-    `SELECT id, order_id, kind, reverses, description, created_at
-       FROM ledger_transactions WHERE order_id = $1 ORDER BY created_at, id`,
-    [orderId],
-  );
+  return findOrdersTransactions(db, [orderId]);
+}
+
+/** The journal transactions of many orders, in one statement. */
+export async function findOrdersTransactions(db: Queryable, orderIds: string[]): Promise<LedgerTransactionRow[]> {
+  const result = await db.query<LedgerTransactionRow>({
+    name: 'ledger-find-orders-transactions',
+    text: `SELECT id, order_id::text, kind, reverses, description, created_at
+             FROM ledger_transactions WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, created_at, id`,
+    values: [orderIds],
+  });
   return result.rows;
 }
 
@@ -72,29 +88,47 @@ export async function insertTransaction(
   transaction: NewTransaction,
   entries: readonly Entry[],
 ): Promise<void> {
+  await insertTransactions(client, [{ transaction, entries }]);
+}
+
+/** Many journal transactions with their accounts and entries, in one statement (as above). */
+export async function insertTransactions(
+  client: Client,
+  postings: ReadonlyArray<{ transaction: NewTransaction; entries: readonly Entry[] }>,
+): Promise<void> {
+  if (postings.length === 0) return;
+  const entries = postings.flatMap((p) => p.entries.map((entry) => ({ ...entry, transactionId: p.transaction.id })));
   const accounts = [...new Set(entries.map((entry) => entry.accountId))].sort();
   await client.query({
-    name: 'ledger-insert-transaction',
+    name: 'ledger-insert-transactions',
     text: `WITH journal AS (
        INSERT INTO ledger_transactions (id, order_id, kind, reverses, description)
-       VALUES ($1, $2, $3, $4, $5) RETURNING id),
+       SELECT t.id, t.order_id, t.kind, t.reverses, t.description
+         FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id uuid, kind text, reverses uuid, description text)
+       RETURNING id),
      accounts AS (
        INSERT INTO ledger_accounts (id, kind)
-       SELECT id, kind FROM unnest($6::text[], $7::text[]) AS a(id, kind) ORDER BY id
+       SELECT id, kind FROM unnest($2::text[], $3::text[]) AS a(id, kind) ORDER BY id
        ON CONFLICT (id) DO NOTHING)
      INSERT INTO ledger_entries (transaction_id, account_id, direction, amount, currency)
-     SELECT (SELECT id FROM journal), e.account_id, e.direction, e.amount, e.currency
-       FROM unnest($8::text[], $9::text[], $10::numeric[], $11::text[]) WITH ORDINALITY
-            AS e(account_id, direction, amount, currency, position)
+     SELECT e.transaction_id, e.account_id, e.direction, e.amount, e.currency
+       FROM unnest($4::uuid[], $5::text[], $6::text[], $7::numeric[], $8::text[]) WITH ORDINALITY
+            AS e(transaction_id, account_id, direction, amount, currency, position)
+      WHERE e.transaction_id IN (SELECT id FROM journal)
       ORDER BY e.position`,
     values: [
-      transaction.id,
-      transaction.orderId,
-      transaction.kind,
-      transaction.reverses,
-      transaction.description,
+      JSON.stringify(
+        postings.map(({ transaction: t }) => ({
+          id: t.id,
+          order_id: t.orderId,
+          kind: t.kind,
+          reverses: t.reverses,
+          description: t.description,
+        })),
+      ),
       accounts,
       accounts.map(accountKindOf),
+      entries.map((entry) => entry.transactionId),
       entries.map((entry) => entry.accountId),
       entries.map((entry) => entry.direction),
       entries.map((entry) => entry.amount),

@@ -36,7 +36,10 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
   const redis = createBullmqRedis(config);
   const defaults = jobOptions(queueLimitsFrom(config));
   const queues = new Map<string, Queue>(
-    queueNames.map((name) => [name, createQueue(name, redis, config.QUEUE_PREFIX, defaults)]),
+    queueNames.map((name) => [
+      name,
+      createQueue(name, redis, config.QUEUE_PREFIX, defaults, config.QUEUE_EVENTS_MAX_LEN),
+    ]),
   );
   const dispatcher = createDispatcher(pool, queues, logger, {
     sweepAgeMs: config.OUTBOX_SWEEP_AGE_MS,

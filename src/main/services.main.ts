@@ -12,6 +12,7 @@ import {
   postgresStatus,
   postgresTarget,
 } from '../local-infra/postgres.local.ts';
+import { ensureStatementStats } from '../local-infra/postgres-statements.local.ts';
 import {
   clusterLayout,
   defaultClusterUrls,
@@ -110,6 +111,11 @@ async function up(config: Config, flagged: boolean): Promise<void> {
       ]
         .filter((part) => part !== '')
         .join('; '),
+  );
+  await step(
+    'postgres pg_stat_statements',
+    () => ensureStatementStats(postgres, progress),
+    (detail) => detail,
   );
   // On a cluster, BullMQ leaves REDIS_URL's node alone; it still runs (often a Redlock node too).
   const bullmqAddress = config.REDIS_CLUSTER_NODES === undefined ? redisNode(config.REDIS_URL).address : null;

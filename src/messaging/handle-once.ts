@@ -37,10 +37,24 @@ export interface HandleOnceDeps {
 
 export type Effect = (client: Client) => Promise<OutgoingMessage[]>;
 
+/**
+ * An effect a module applies to many messages at once, in set-based statements: the works that
+ * name the same one (by `name`) run together, at the place of the first of them, with one call.
+ * Their messages are for distinct orders (a module answers each order's command once).
+ */
+export interface BatchEffect {
+  name: string;
+  apply(client: Client, works: Work[]): Promise<OutgoingMessage[]>;
+}
+
 /** One message's part of a batch: the effect to apply inside the batch's transaction. */
 export interface Work {
   message: Message;
   effect: Effect;
+  /** When given, the message's effect is applied with the others of this batch effect, not alone. */
+  batch?: BatchEffect;
+  /** What prepare learnt for the batch effect (a provider's answer, say). */
+  prepared?: unknown;
 }
 
 /**
@@ -98,8 +112,7 @@ export async function handleBatch(
       );
       const fresh = unique.filter((w) => claimed.has(w.message.messageId));
       if (beforeEffects !== undefined && fresh.length > 0) await beforeEffects(client, fresh);
-      const answers: OutgoingMessage[] = [];
-      for (const work of fresh) answers.push(...(await work.effect(client)));
+      const answers = await applyEffects(client, fresh);
       return { claimed, ...(await deliver(client, deps.receiver, answers)) };
     },
     deps.transaction,
@@ -107,6 +120,32 @@ export async function handleBatch(
   await deps.dispatcher.dispatch(rows);
   if (notices.length > 0) deps.receiver?.committed(notices);
   return claimed;
+}
+
+/**
+ * Runs each work's effect in order; the works of one batch effect run together where the first of
+ * them stands. Returns the answers ordered by order id, as the effects ran.
+ */
+async function applyEffects(client: Client, works: Work[]): Promise<OutgoingMessage[]> {
+  const batched = new Map<string, { effect: BatchEffect; works: Work[] }>();
+  for (const work of works) {
+    if (work.batch === undefined) continue;
+    const group = batched.get(work.batch.name) ?? { effect: work.batch, works: [] };
+    group.works.push(work);
+    batched.set(work.batch.name, group);
+  }
+  const answers: OutgoingMessage[] = [];
+  for (const work of works) {
+    if (work.batch === undefined) {
+      answers.push(...(await work.effect(client)));
+      continue;
+    }
+    const group = batched.get(work.batch.name);
+    if (group === undefined) continue; // ran with the first of its batch
+    batched.delete(work.batch.name);
+    answers.push(...(await group.effect.apply(client, group.works)));
+  }
+  return answers.sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
 }
 
 /**

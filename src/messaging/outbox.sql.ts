@@ -2,7 +2,7 @@
 // Set-based: a batch of messages is one inbox statement and one outbox statement, whatever its size.
 // On the hot path a queue row has two writers, one after the other: its sender inserts it, its
 // receiver marks it processed with its inbox row. Nobody else writes it while it flows.
-import type { Client, Pool } from '../platform/db.ts';
+import type { Client, Queryable } from '../platform/db.ts';
 import type { OutgoingMessage } from '../../queues/message.ts';
 
 /** The columns of an OutboxRow, for every statement that reads rows to hand over. */
@@ -87,6 +87,14 @@ export async function claimInboxBatch(client: Client, consumer: string, messageI
   return new Set(result.rows.map((r) => r.message_id));
 }
 
+/**
+ * A fragment for a module that reads, in a statement of its own, which of its messages it has
+ * processed: the message ids among `idsExpression` with an inbox row of `consumerExpression`.
+ */
+export function inboxHandledSql(consumerExpression: string, idsExpression: string): string {
+  return `SELECT message_id FROM inbox WHERE consumer = ${consumerExpression} AND message_id IN (${idsExpression})`;
+}
+
 /** One message: true when claimed now, false when `consumer` had processed it before. */
 export async function claimInbox(client: Client, consumer: string, messageId: string): Promise<boolean> {
   return (await claimInboxBatch(client, consumer, [messageId])).has(messageId);
@@ -111,8 +119,8 @@ export async function withdrawScheduled(client: Client, messageIds: string[]): P
  * True when `consumer` already processed the message. Read before calling the provider, so a
  * redelivered job makes no provider call at all (the inbox claim is still the guard).
  */
-export async function alreadyHandled(pool: Pool, consumer: string, messageId: string): Promise<boolean> {
-  const result = await pool.query({
+export async function alreadyHandled(db: Queryable, consumer: string, messageId: string): Promise<boolean> {
+  const result = await db.query({
     name: 'inbox-seen',
     text: `SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`,
     values: [consumer, messageId],

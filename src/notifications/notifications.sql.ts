@@ -85,3 +85,24 @@ export async function findNotifications(db: Queryable, orderId: string): Promise
   );
   return result.rows;
 }
+
+/**
+ * Deletes up to `limit` inbox rows received more than `retentionMs` ago, oldest first (rule:
+ * migrations/013_retention.sql; the caller checks the window against the topic's). The notifications
+ * they caused stay: notifications_once_per_order, not the inbox, keeps a late duplicate from
+ * sending twice. Returns how many rows went.
+ */
+export async function pruneNotificationInbox(db: Queryable, retentionMs: number, limit: number): Promise<number> {
+  const result = await db.query({
+    name: 'notification-inbox-prune',
+    text: `DELETE FROM notification_inbox n
+      WHERE n.event_id IN (
+              SELECT event_id FROM notification_inbox
+               WHERE received_at < now() - make_interval(secs => $1::double precision / 1000)
+               ORDER BY received_at LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+        AND n.received_at < now() - make_interval(secs => $1::double precision / 1000)`,
+    values: [retentionMs, limit],
+  });
+  return result.rowCount ?? 0;
+}

@@ -1,5 +1,6 @@
-// Reads of the orders module for the API: pages of orders (keyset, newest first) and an order's
-// transition history. Nothing here writes.
+// Reads of the orders module for the API and the operator's console: pages of orders (keyset,
+// newest first, with the console's filters and search), an order's transition history, and the
+// fleet: in-flight orders per machine state and the stuck ones. Nothing here writes.
 import type { Queryable } from '../platform/db.ts';
 import type { OrderStatus } from '../../machines/order.types.ts';
 import type { OrderRow } from './order.sql.ts';
@@ -13,9 +14,18 @@ export interface OrderCursor {
 export interface OrderPageQuery {
   userId?: string;
   status?: OrderStatus;
+  /** A machine state; a compound state ('compensating') takes in the states inside it. */
+  state?: string;
+  failureReason?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** The search box: an order id, a user id or a correlation id, matched exactly. */
+  search?: string;
   limit: number;
   after?: OrderCursor;
 }
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface OrderPage {
   orders: OrderRow[];
@@ -26,20 +36,34 @@ export interface OrderPage {
 /**
  * One page of orders, newest first. The cursor compares (created_at, id) as a row, so a page
  * never repeats or skips an order, whatever is inserted meanwhile; microseconds keep it exact.
+ * Each filter is optional; the statement is planned with its values, so an absent filter costs
+ * nothing and the search uses the id, user and correlation indexes.
  */
 export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<OrderPage> {
+  const search = query.search ?? null;
   const result = await db.query<OrderRow & { cursor_micros: string }>(
     `SELECT o.*, (extract(epoch FROM o.created_at) * 1000000)::bigint::text AS cursor_micros
        FROM orders o
       WHERE ($1::text IS NULL OR o.user_id = $1)
         AND ($2::text IS NULL OR o.status = $2)
-        AND ($3::bigint IS NULL
-             OR (o.created_at, o.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid))
+        AND ($3::text IS NULL OR o.state = $3 OR starts_with(o.state, $3 || '.'))
+        AND ($4::text IS NULL OR o.failure_reason = $4)
+        AND ($5::timestamptz IS NULL OR o.created_at >= $5)
+        AND ($6::timestamptz IS NULL OR o.created_at < $6)
+        AND ($7::text IS NULL OR o.user_id = $7 OR o.correlation_id = $7 OR o.id = $8::uuid)
+        AND ($9::bigint IS NULL
+             OR (o.created_at, o.id) < (timestamptz 'epoch' + $9::bigint * interval '1 microsecond', $10::uuid))
       ORDER BY o.created_at DESC, o.id DESC
-      LIMIT $5`,
+      LIMIT $11`,
     [
       query.userId ?? null,
       query.status ?? null,
+      query.state ?? null,
+      query.failureReason ?? null,
+      query.createdAfter ?? null,
+      query.createdBefore ?? null,
+      search,
+      search !== null && uuidPattern.test(search) ? search : null,
       query.after?.createdAtMicros ?? null,
       query.after?.id ?? null,
       query.limit + 1,
@@ -87,6 +111,52 @@ export async function orderHistory(db: Queryable, orderId: string): Promise<Tran
     `SELECT seq, from_state, to_state, event_type, message_id, event, created_at
        FROM order_transitions WHERE order_id = $1 ORDER BY seq LIMIT 1000`,
     [orderId],
+  );
+  return result.rows;
+}
+
+/** Statuses of orders still moving; every other status is final. */
+export const inFlightStatuses = ['pending', 'cancelling'];
+
+export interface StateCount {
+  state: string;
+  count: number;
+  oldest_age_seconds: number | null;
+}
+
+/** In-flight orders per machine state, with the age of the one longest in it (over orders_status). */
+export async function inFlightByState(db: Queryable): Promise<StateCount[]> {
+  const result = await db.query<{ state: string; n: string; age: string | null }>(
+    `SELECT state, count(*) AS n, extract(epoch FROM now() - min(updated_at)) AS age
+       FROM orders WHERE status = ANY($1::text[]) GROUP BY state`,
+    [inFlightStatuses],
+  );
+  return result.rows.map((r) => ({ state: r.state, count: Number(r.n), oldest_age_seconds: Number(r.age) }));
+}
+
+export interface StuckOrderRow {
+  id: string;
+  status: string;
+  state: string;
+  updated_at: Date;
+  age_seconds: number;
+  last_seq: number | null;
+  last_event_type: string | null;
+  last_message_id: string | null;
+  last_at: Date | null;
+}
+
+/** In-flight orders untouched for longer than stuckAfterMs, oldest first, at most `limit`. */
+export async function stuckOrders(db: Queryable, stuckAfterMs: number, limit: number): Promise<StuckOrderRow[]> {
+  const result = await db.query<StuckOrderRow>(
+    `SELECT o.id::text, o.status, o.state, o.updated_at, extract(epoch FROM now() - o.updated_at)::float8 AS age_seconds,
+            t.seq AS last_seq, t.event_type AS last_event_type, t.message_id AS last_message_id, t.created_at AS last_at
+       FROM orders o
+       LEFT JOIN LATERAL (SELECT seq, event_type, message_id, created_at FROM order_transitions
+                           WHERE order_id = o.id ORDER BY seq DESC LIMIT 1) t ON true
+      WHERE o.status = ANY($1::text[]) AND o.updated_at < now() - make_interval(secs => $2::float8 / 1000)
+      ORDER BY o.updated_at LIMIT $3`,
+    [inFlightStatuses, stuckAfterMs, limit],
   );
   return result.rows;
 }

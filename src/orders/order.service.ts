@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { err, ok, type Result } from '../domain/errors.ts';
 import { isCurrency, money, toAmountString } from '../domain/money.ts';
 import { subtotalOf, type PricedLine } from '../domain/order-totals.ts';
-import { withTransaction, type Queryable } from '../platform/db.ts';
+import { withTransaction, type Client, type Queryable } from '../platform/db.ts';
 import type { HandleOnceDeps } from '../messaging/handle-once.ts';
 import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
@@ -153,31 +153,40 @@ async function writePlacedOrder(
 export type CancelReason = 'cancelled_by_customer' | 'cancelled_by_operator';
 
 /**
- * Asks the actor to cancel. Refused (a value, no row written) when the order's current state
+ * Runs inside the cancel's transaction once the order's answer is known (accepted or refused), so
+ * what it writes (an operator's audit row) commits with the cancel, or not at all.
+ */
+export type CancelRecorder = (client: Client, result: Result<OrderRow>) => Promise<void>;
+
+/**
+ * Asks the actor to cancel. Refused (a value, no message sent) when the order's current state
  * does not take order.cancel. The actor decides again under its row lock, so a cancel that races
  * a final transition is simply ignored by the machine. Compensation then runs as for any failure;
- * no table of another module is written here.
+ * no table of another module is written here, but `record` (the caller's) runs in the transaction.
  */
 export async function requestCancel(
   deps: OrderServiceDeps,
   orderId: string,
   correlationId: string,
   reason: CancelReason = 'cancelled_by_customer',
+  record?: CancelRecorder,
 ): Promise<Result<OrderRow>> {
   const outcome = await withTransaction(
     deps.pool,
     async (client) => {
+      const refused = async (result: Result<OrderRow>) => {
+        await record?.(client, result);
+        return { result, rows: [] };
+      };
       const order = await readOrder(client, orderId);
-      if (order === undefined)
-        return { result: err<OrderRow>('order_not_found', `order ${orderId} does not exist`, 'id'), rows: [] };
+      if (order === undefined) return refused(err('order_not_found', `order ${orderId} does not exist`, 'id'));
       if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
-        return {
-          result: err<OrderRow>(
+        return refused(
+          err(
             'order_not_cancellable',
             `order ${orderId} is ${order.status} (${order.state}) and can no longer be cancelled`,
           ),
-          rows: [],
-        };
+        );
       }
       const rows = await insertOutbox(client, [
         {
@@ -189,6 +198,7 @@ export async function requestCancel(
           destination: 'queue:orders',
         },
       ]);
+      await record?.(client, ok(order));
       return { result: ok(order), rows };
     },
     deps.transaction,

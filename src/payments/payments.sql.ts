@@ -8,6 +8,7 @@
 //           before its answer came back; failure_reason says which)
 //   refund  succeeded, with amount = what went back ('0' when nothing had been charged; then
 //           failure_reason says why: voided | nothing_to_refund)
+import { inboxHandledSql } from '../messaging/outbox.sql.ts';
 import type { Client, Pool } from '../platform/db.ts';
 
 export type PaymentKind = 'charge' | 'refund';
@@ -27,27 +28,47 @@ export interface PaymentRow {
 export const chargeKeyOf = (orderId: string): string => `${orderId}.charge`;
 export const refundKeyOf = (orderId: string): string => `${orderId}.refund`;
 
+export interface ChargeToBegin {
+  messageId: string;
+  idempotencyKey: string;
+  orderId: string;
+  amount: string;
+  currency: string;
+}
+
 /**
- * Records that a charge is about to be asked for, unless `consumer` already processed the
- * message: then it writes nothing and returns false, so a redelivered job makes no provider call.
- * One round trip. A second call for the key changes nothing (the inbox claim stays the guard).
+ * Records that charges are about to be asked for, in one statement for many: a pending row per
+ * charge, unless `consumer` already processed its message. Returns the message ids processed
+ * before, for which nothing is written, so a redelivered job makes no provider call. A second call
+ * for a key changes nothing (the inbox claim of the answer stays the guard).
  */
-export async function beginCharge(
-  pool: Pool,
-  inbox: { consumer: string; messageId: string },
-  row: { idempotencyKey: string; orderId: string; amount: string; currency: string },
-): Promise<boolean> {
-  const result = await pool.query<{ proceed: boolean }>({
-    name: 'payments-begin-charge',
-    text: `WITH handled AS (SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2),
-          pending AS (
-            INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
-            SELECT $3, $4, 'charge', 'pending', $5, $6 WHERE NOT EXISTS (SELECT 1 FROM handled)
-            ON CONFLICT DO NOTHING)
-     SELECT NOT EXISTS (SELECT 1 FROM handled) AS proceed`,
-    values: [inbox.consumer, inbox.messageId, row.idempotencyKey, row.orderId, row.amount, row.currency],
+export async function beginCharges(pool: Pool, consumer: string, charges: ChargeToBegin[]): Promise<Set<string>> {
+  const result = await pool.query<{ message_id: string }>({
+    name: 'payments-begin-charges',
+    text: `WITH asked AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb)
+             AS a(message_id text, idempotency_key text, order_id uuid, amount numeric, currency text)),
+       handled AS (${inboxHandledSql('$1', 'SELECT message_id FROM asked')}),
+       pending AS (
+         INSERT INTO payments (idempotency_key, order_id, kind, status, amount, currency)
+         SELECT idempotency_key, order_id, 'charge', 'pending', amount, currency
+           FROM asked WHERE message_id NOT IN (SELECT message_id FROM handled) ORDER BY idempotency_key
+         ON CONFLICT DO NOTHING)
+     SELECT message_id FROM handled`,
+    values: [
+      consumer,
+      JSON.stringify(
+        charges.map((c) => ({
+          message_id: c.messageId,
+          idempotency_key: c.idempotencyKey,
+          order_id: c.orderId,
+          amount: c.amount,
+          currency: c.currency,
+        })),
+      ),
+    ],
   });
-  return result.rows[0]?.proceed === true;
+  return new Set(result.rows.map((r) => r.message_id));
 }
 
 export interface ChargeSettlement {
@@ -57,21 +78,33 @@ export interface ChargeSettlement {
 }
 
 /**
- * Writes the provider's answer onto a pending charge. Only a pending row changes, so an answer
- * that comes back after a refund already cancelled the row does not overwrite it. Returns
- * whether the row changed.
+ * Writes the providers' answers onto pending charges, in one statement. Only a pending row changes,
+ * so an answer that comes back after a refund already cancelled the row does not overwrite it.
+ * Returns how many rows changed.
  */
-export async function settleCharge(
+export async function settleCharges(
   client: Client,
-  idempotencyKey: string,
-  settlement: ChargeSettlement,
-): Promise<boolean> {
-  const result = await client.query(
-    `UPDATE payments SET status = $2, provider_ref = $3, failure_reason = $4, updated_at = now()
-      WHERE idempotency_key = $1 AND kind = 'charge' AND status = 'pending'`,
-    [idempotencyKey, settlement.status, settlement.providerRef, settlement.failureReason],
-  );
-  return result.rowCount === 1;
+  charges: ReadonlyArray<{ idempotencyKey: string; settlement: ChargeSettlement }>,
+): Promise<number> {
+  if (charges.length === 0) return 0;
+  const result = await client.query({
+    name: 'payments-settle-charges',
+    text: `UPDATE payments p
+              SET status = s.status, provider_ref = s.provider_ref, failure_reason = s.failure_reason, updated_at = now()
+             FROM jsonb_to_recordset($1::jsonb) AS s(idempotency_key text, status text, provider_ref text, failure_reason text)
+            WHERE p.idempotency_key = s.idempotency_key AND p.kind = 'charge' AND p.status = 'pending'`,
+    values: [
+      JSON.stringify(
+        charges.map((c) => ({
+          idempotency_key: c.idempotencyKey,
+          status: c.settlement.status,
+          provider_ref: c.settlement.providerRef,
+          failure_reason: c.settlement.failureReason,
+        })),
+      ),
+    ],
+  });
+  return result.rowCount ?? 0;
 }
 
 /** A refund asked while its charge was still unanswered: that charge will never count as paid. */

@@ -5,11 +5,19 @@
 import type { Job } from 'bullmq';
 import type { z } from 'zod';
 import { isZero, parseMoney, roundToMinor, toAmountString, type Money } from '../domain/money.ts';
+import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { answer, type Message } from '../../queues/message.ts';
 import type { paymentMessages } from '../../queues/queues.ts';
+import { createGroupCommit } from '../messaging/group-commit.ts';
 import { alreadyHandled } from '../messaging/outbox.sql.ts';
-import { handleBatch, type HandleOnceDeps, type ModuleRuntime, type Work } from '../messaging/handle-once.ts';
+import {
+  handleBatch,
+  type BatchEffect,
+  type HandleOnceDeps,
+  type ModuleRuntime,
+  type Work,
+} from '../messaging/handle-once.ts';
 import { PermanentError, handlerOf, type MessageHandler } from '../messaging/module-worker.ts';
 import {
   ProviderTransientError,
@@ -21,10 +29,11 @@ import {
 import {
   cancelPendingCharge,
   chargeKeyOf,
-  beginCharge,
+  beginCharges,
+  type ChargeToBegin,
   recordRefund,
   refundKeyOf,
-  settleCharge,
+  settleCharges as settleChargeRows,
   type ChargeSettlement,
 } from './payments.sql.ts';
 
@@ -47,12 +56,13 @@ export const zeroAmountProviderRef = 'zero_amount';
  * then written by the batch's transaction, with the inbox row and the answer to the order.
  */
 export function createPaymentsRuntime(deps: PaymentsDeps): ModuleRuntime {
+  const begin = chargeBeginner(deps.pool);
   return {
     consumer,
     async prepare(message, job) {
       switch (message.type) {
         case 'payment.charge':
-          return prepareCharge(deps, message, job ?? firstAttempt);
+          return prepareCharge(deps, begin, message, job ?? firstAttempt);
         case 'payment.refund':
           return prepareRefund(deps, message);
         default:
@@ -70,15 +80,50 @@ export function createPaymentsHandler(deps: PaymentsDeps): MessageHandler {
 /** A message handled outside BullMQ: its first and only attempt. */
 const firstAttempt = { attemptsMade: 0, opts: { attempts: 1 } } as Job;
 
-async function prepareCharge(deps: PaymentsDeps, message: Message, job: Job): Promise<Work | null> {
+/** Says whether a charge may be asked for (its message was not processed before), having recorded it pending. */
+type ChargeBeginner = (charge: ChargeToBegin) => Promise<boolean>;
+
+/**
+ * The charges that arrive together are begun in one statement (group commit, as the answers are):
+ * a worker's concurrent jobs wait for the same round trip, and a batch that fails is begun again
+ * charge by charge.
+ */
+function chargeBeginner(pool: Pool): ChargeBeginner {
+  interface Begun {
+    charge: ChargeToBegin;
+    handled: boolean;
+  }
+  const batcher = createGroupCommit<Begun>({ batchSizeMax: 64, batchesInFlightMax: 2, lingerMs: 0 }, async (batch) => {
+    const handled = await beginCharges(
+      pool,
+      consumer,
+      batch.map((b) => b.charge),
+    );
+    for (const begun of batch) begun.handled = handled.has(begun.charge.messageId);
+  });
+  return async (charge) => {
+    const begun: Begun = { charge, handled: false };
+    await batcher.submit(begun);
+    return !begun.handled;
+  };
+}
+
+async function prepareCharge(
+  deps: PaymentsDeps,
+  begin: ChargeBeginner,
+  message: Message,
+  job: Job,
+): Promise<Work | null> {
   const payload = message.payload as PaymentPayload;
   const amount = amountOf(payload);
   const idempotencyKey = chargeKeyOf(message.orderId);
-  const proceed = await beginCharge(
-    deps.pool,
-    { consumer, messageId: message.messageId },
-    { idempotencyKey, orderId: message.orderId, amount: toAmountString(amount), currency: amount.currency },
-  );
+  const proceed = await begin({
+    messageId: message.messageId,
+    idempotencyKey,
+    orderId: message.orderId,
+    amount: toAmountString(amount),
+    currency: amount.currency,
+  });
   if (!proceed) return null;
   const request = { idempotencyKey, orderId: message.orderId, customerId: payload.customer_id, amount };
   const outcome: ChargeOutcome = isZero(amount)
@@ -87,14 +132,32 @@ async function prepareCharge(deps: PaymentsDeps, message: Message, job: Job): Pr
   if (outcome.status === 'timeout') {
     deps.logger.warn({ orderId: message.orderId, attempt: job.attemptsMade + 1 }, 'payment.charge: attempts exhausted');
   }
-  return {
+  const work: Work = {
     message,
-    effect: async (client) => {
-      await settleCharge(client, idempotencyKey, settlementOf(outcome));
-      return [chargeAnswer(message, outcome)];
-    },
+    effect: (client) => settleCharges.apply(client, [work]),
+    batch: settleCharges,
+    prepared: { idempotencyKey, outcome } satisfies PreparedCharge,
   };
+  return work;
 }
+
+interface PreparedCharge {
+  idempotencyKey: string;
+  outcome: ChargeOutcome;
+}
+
+/** The provider's answers of a batch's charges, written in one statement, each answering its order. */
+const settleCharges: BatchEffect = {
+  name: 'payment.charge',
+  async apply(client, works) {
+    const prepared = works.map((w) => ({ message: w.message, ...(w.prepared as PreparedCharge) }));
+    await settleChargeRows(
+      client,
+      prepared.map((p) => ({ idempotencyKey: p.idempotencyKey, settlement: settlementOf(p.outcome) })),
+    );
+    return prepared.map((p) => chargeAnswer(p.message, p.outcome));
+  },
+};
 
 /**
  * Asks the provider once. A retry first asks what the provider recorded, since the previous

@@ -5,8 +5,19 @@
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from './config.ts';
 
-export const roles = ['customer', 'admin'] as const;
+/** customer: their own orders; viewer: an operator who reads every admin page and JSON and acts on nothing; admin: all. */
+export const roles = ['customer', 'viewer', 'admin'] as const;
 export type Role = (typeof roles)[number];
+
+/** Operators see the admin pages and every order; only an admin acts. */
+export function isOperator(role: Role): boolean {
+  return role === 'admin' || role === 'viewer';
+}
+
+/** Methods that change nothing: all a viewer may use. */
+export function isReadOnlyMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
 
 /** The caller a valid token names. */
 export interface Principal {
@@ -51,6 +62,10 @@ export function principalOf(payload: JWTPayload): Principal {
   return { userId, role: role as Role };
 }
 
+/** Verified tokens kept, and for how long at most: a verification is costly, a lookup is not. */
+const verifiedTokensMax = 10_000;
+const verifiedTokenTtlMs = 60_000;
+
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
   const options = {
     issuer: config.AUTH_JWT_ISSUER,
@@ -60,17 +75,30 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
   };
   const jwks = config.AUTH_JWKS_URL === undefined ? null : createRemoteJWKSet(new URL(config.AUTH_JWKS_URL));
   const secret = new TextEncoder().encode(config.AUTH_JWT_SECRET);
+  // A token verified once (signature, issuer, audience, expiry) is the same token on its next
+  // request: it is taken from here until it expires, or for a minute at most, so a key removed from
+  // the JWKS stops being honoured within a minute. Keyed by the whole token, signature included.
+  const verified = new Map<string, { principal: Principal; untilMs: number }>();
+  const remember = (token: string, principal: Principal, expSeconds: number | undefined) => {
+    if (verified.size >= verifiedTokensMax) verified.delete(verified.keys().next().value as string);
+    const untilMs = Math.min(Date.now() + verifiedTokenTtlMs, (expSeconds ?? 0) * 1_000);
+    verified.set(token, { principal, untilMs });
+  };
   return {
     async verify(token) {
       if (token.length === 0) throw new AuthError('token_missing', 'a Bearer token is required');
+      const known = verified.get(token);
+      if (known !== undefined && known.untilMs > Date.now()) return known.principal;
+      if (known !== undefined) verified.delete(token);
       try {
         const { payload } =
           jwks === null ? await jwtVerify(token, secret, options) : await jwtVerify(token, jwks, options);
-        return principalOf(payload);
+        const principal = principalOf(payload);
+        remember(token, principal, payload.exp);
+        return principal;
       } catch (error) {
         if (error instanceof AuthError) throw error;
         if (error instanceof joseErrors.JWTExpired) throw new AuthError('token_expired', 'token has expired');
-        // Anything jose refuses (signature, algorithm, claims, shape) is the caller's problem.
         if (error instanceof joseErrors.JOSEError) throw new AuthError('token_invalid', `token refused: ${error.code}`);
         throw error;
       }
@@ -79,7 +107,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
 }
 
 /**
- * The browser session of an admin: the admin's own JWT in an httpOnly, SameSite=Strict cookie,
+ * The browser session of an operator (admin or viewer): their own JWT in an httpOnly, SameSite=Strict cookie,
  * set by /admin/login, so pages whose fetch calls carry cookies but no Authorization header (Bull
  * Board) still authenticate. It is verified exactly like a Bearer token.
  */

@@ -17,8 +17,15 @@ export function createQueue(
   connection: RedisClient,
   prefix: string,
   defaultJobOptions: JobsOptions,
+  eventsMaxLen = 1_000,
 ): Queue {
-  const queue = new Queue(name, { connection, prefix: bullPrefixOf(prefix), defaultJobOptions });
+  // The events stream is written on every job change; nothing of the engine reads it, so it is kept short.
+  const queue = new Queue(name, {
+    connection,
+    prefix: bullPrefixOf(prefix),
+    defaultJobOptions,
+    streams: { events: { maxLen: eventsMaxLen } },
+  });
   // The connection's own listener (createRedis) reports an outage once, and every command's error
   // reaches its caller; this listener only keeps the queue's echo of it from going unheard.
   queue.on('error', () => undefined);

@@ -77,7 +77,8 @@ export const configSchema = z
     ORDER_WAIT_SECONDS_MAX: integer(0, 30).default(30),
     ORDER_WAIT_BACKSTOP_MS: integer(50, 60_000).default(1_000),
     HTTP_TRUST_PROXY_HOPS: integer(0, 10).default(0),
-    IDEMPOTENCY_KEY_TTL_MS: integer(86_400_000, 90 * 86_400_000).default(86_400_000),
+    // At least 24 h in production (superRefine below); shorter only for tests of retention.
+    IDEMPOTENCY_KEY_TTL_MS: integer(1_000, 90 * 86_400_000).default(86_400_000),
     API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),
 
     RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
@@ -95,7 +96,8 @@ export const configSchema = z
     QUEUE_LOCK_DURATION_MS: integer(1_000, 600_000).default(30_000),
     QUEUE_STALLED_INTERVAL_MS: integer(1_000, 600_000).default(15_000),
     QUEUE_MAX_STALLED_COUNT: integer(0, 100).default(3),
-    QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(10_000),
+    QUEUE_REMOVE_ON_COMPLETE_COUNT: integer(0, 1_000_000).default(0),
+    QUEUE_EVENTS_MAX_LEN: integer(10, 1_000_000).default(1_000),
     QUEUE_REMOVE_ON_FAIL_COUNT: integer(0, 1_000_000).default(100_000),
     WORKER_CONCURRENCY: integer(1, 1_000).default(32),
     BATCH_SIZE_MAX: integer(1, 1_000).default(32),
@@ -118,9 +120,14 @@ export const configSchema = z
     RELAY_BACKOFF_MS_MAX: integer(100, 600_000).default(10_000),
     RELAY_PUBLISH_ATTEMPTS_MAX: integer(1, 100).default(5),
     RELAY_PAUSE_AFTER_PUBLISH_MS: integer(0, 60_000).default(0),
+
+    // --- retention: one scheduled job on queue outbox-relay prunes each table (migration 013) ---
     OUTBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(7 * 86_400_000),
-    OUTBOX_PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
-    OUTBOX_PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+    INBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(8 * 86_400_000),
+    NOTIFICATION_INBOX_RETENTION_MS: integer(0, 365 * 86_400_000).default(15 * 86_400_000),
+    PRUNE_INTERVAL_MS: integer(1_000, 86_400_000).default(60_000),
+    PRUNE_BATCH_MAX: integer(1, 100_000).default(5_000),
+    PRUNE_RUN_ROWS_MAX: integer(1, 10_000_000).default(100_000),
 
     // --- operator surfaces (admin session, visualizer, periodic invariant check) ---
     ADMIN_SESSION_TTL_S: integer(60, 7 * 86_400).default(8 * 3_600),
@@ -135,6 +142,7 @@ export const configSchema = z
     PAYMENT_SIM_LOST_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
   })
   .superRefine((config, context) => {
+    for (const issue of windowProblems(config)) context.addIssue({ code: 'custom', ...issue });
     if (
       config.NODE_ENV === 'production' &&
       config.AUTH_JWKS_URL === undefined &&
@@ -150,6 +158,43 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 
+/**
+ * The retention windows checked against the windows they depend on (migration 013 states why):
+ * an inbox row must outlive the outbox row that could deliver its message again.
+ */
+function windowProblems(config: {
+  NODE_ENV: string;
+  OUTBOX_RETENTION_MS: number;
+  INBOX_RETENTION_MS: number;
+  IDEMPOTENCY_KEY_TTL_MS: number;
+  PRUNE_BATCH_MAX: number;
+  PRUNE_RUN_ROWS_MAX: number;
+}): Array<{ path: [string]; message: string }> {
+  const problems: Array<{ path: [string]; message: string }> = [];
+  if (config.INBOX_RETENTION_MS < config.OUTBOX_RETENTION_MS) {
+    problems.push({
+      path: ['INBOX_RETENTION_MS'],
+      message: `must be at least OUTBOX_RETENTION_MS (${config.OUTBOX_RETENTION_MS}): the sweeper can deliver a message again while its outbox row exists`,
+    });
+  }
+  if (config.NODE_ENV === 'production' && config.IDEMPOTENCY_KEY_TTL_MS < 86_400_000) {
+    problems.push({ path: ['IDEMPOTENCY_KEY_TTL_MS'], message: 'production keeps keys at least 24 h (86400000)' });
+  }
+  if (config.PRUNE_RUN_ROWS_MAX < config.PRUNE_BATCH_MAX) {
+    problems.push({
+      path: ['PRUNE_RUN_ROWS_MAX'],
+      message: `must be at least PRUNE_BATCH_MAX (${config.PRUNE_BATCH_MAX})`,
+    });
+  }
+  return problems;
+}
+
+/** Settings that were renamed: a value under the old name would be ignored, so it stops start-up. */
+const renamedSettings: Record<string, string> = {
+  OUTBOX_PRUNE_INTERVAL_MS: 'PRUNE_INTERVAL_MS',
+  OUTBOX_PRUNE_BATCH_MAX: 'PRUNE_BATCH_MAX',
+};
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -157,13 +202,16 @@ export class ConfigError extends Error {
 /** Parses the environment. Throws a ConfigError whose message is one line naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const renamed = Object.keys(present)
+    .filter((name) => renamedSettings[name] !== undefined)
+    .map((name) => `${name}=${JSON.stringify(env[name])}: renamed ${renamedSettings[name]}`);
   const result = configSchema.safeParse(present);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+  if (result.success && renamed.length === 0) return result.data;
+  const problems = (result.error?.issues ?? []).map((issue) => {
     const name = String(issue.path[0] ?? '?');
     return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
   });
-  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  throw new ConfigError(`invalid configuration: ${[...renamed, ...problems].join('; ')}`);
 }
 
 /** For entry points: a config error prints one line and exits non-zero. */

@@ -4,6 +4,7 @@
 // src/admin/state.collect.ts), and the business invariants by a periodic check with a bounded
 // cost, never per scrape (src/admin/invariants.check.ts). Every name starts order_engine_.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { queueNames } from '../../queues/queues.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -30,6 +31,8 @@ export interface Metrics {
   outboxParked: Gauge;
   relayPublished: Counter;
   relayParked: Counter;
+  // retention (src/retention/retention.job.ts pre-creates a series per table)
+  rowsPruned: Counter<'table'>;
   // business invariants (periodic check)
   invariantHolds: Gauge<'invariant'>;
   ledgerImbalance: Gauge<'currency'>;
@@ -55,6 +58,44 @@ function removeMisnamedDefaults(registry: Registry): void {
     registry.removeSingleMetric(`order_engine_nodejs_${name}_total`);
 }
 
+const failures = ['transient_error', 'lost_response', 'error'];
+const orderStatuses = ['pending', 'confirmed', 'rejected', 'failed', 'expired', 'cancelling', 'cancelled'];
+
+/**
+ * Every label value the engine is known to use, per labelled counter. A counter series that does
+ * not exist until its first event makes increase() and rate() miss that first event (there is no
+ * earlier sample to compare with), which is exactly the dead letter or failure an alert is for: so
+ * each series starts at 0. A value not listed still works; it just appears on first use.
+ */
+export const knownLabelValues = {
+  ordersFinished: [
+    { status: 'confirmed', reason: 'none' },
+    ...['out_of_stock', 'coupon_invalid', 'coupon_already_used', 'coupon_expired'].map((reason) => ({
+      status: 'rejected',
+      reason,
+    })),
+    ...['payment_declined', 'payment_timeout'].map((reason) => ({ status: 'failed', reason })),
+    { status: 'expired', reason: 'reservation_expired' },
+    ...['cancelled_by_customer', 'cancelled_by_operator'].map((reason) => ({ status: 'cancelled', reason })),
+  ],
+  orderSteps: orderStatuses.map((status) => ({ status })),
+  jobRetries: queueNames.map((queue) => ({ queue })),
+  jobsDeadLettered: queueNames.map((queue) => ({ queue })),
+  lockAcquisitions: ['acquired', 'contended', 'failed'].map((result) => ({ result })),
+  paymentProviderCalls: [
+    ...['succeeded', 'declined', 'voided', ...failures].map((outcome) => ({ operation: 'charge', outcome })),
+    ...['refunded', 'voided', 'nothing_to_refund', ...failures].map((outcome) => ({ operation: 'refund', outcome })),
+    ...['found', 'not_found', ...failures].map((outcome) => ({ operation: 'status', outcome })),
+  ],
+} satisfies Partial<Record<keyof Metrics, Array<Record<string, string>>>>;
+
+function precreate(metrics: Metrics): void {
+  for (const [name, labelSets] of Object.entries(knownLabelValues)) {
+    const counter = metrics[name as keyof typeof knownLabelValues] as Counter<string>;
+    for (const labels of labelSets) counter.inc(labels, 0);
+  }
+}
+
 export function createMetrics(collectDefaults = true): Metrics {
   const registry = new Registry();
   const registers = [registry];
@@ -66,7 +107,7 @@ export function createMetrics(collectDefaults = true): Metrics {
     new Gauge<L>({ name, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
     new Histogram<L>({ name, help, labelNames, buckets, registers });
-  return {
+  const metrics: Metrics = {
     registry,
     ordersCreated: counter('order_engine_orders_created_total', 'Orders accepted by the API (replays not counted)'),
     ordersFinished: counter('order_engine_orders_finished_total', 'Orders that reached a final status, by reason', [
@@ -111,6 +152,9 @@ export function createMetrics(collectDefaults = true): Metrics {
     outboxParked: gauge('order_engine_outbox_parked', 'Parked outbox rows awaiting replay'),
     relayPublished: counter('order_engine_relay_published_total', 'Outbox rows published to Kafka'),
     relayParked: counter('order_engine_relay_parked_total', 'Outbox rows parked after failing to publish'),
+    rowsPruned: counter('order_engine_retention_pruned_rows_total', 'Rows deleted by the retention job, by table', [
+      'table',
+    ]),
     invariantHolds: gauge('order_engine_invariant_holds', '1 when the business invariant holds, 0 when it is broken', [
       'invariant',
     ]),
@@ -139,4 +183,6 @@ export function createMetrics(collectDefaults = true): Metrics {
     ),
     invariantCheckFailures: counter('order_engine_invariant_check_failures_total', 'Invariant checks that failed'),
   };
+  precreate(metrics);
+  return metrics;
 }

@@ -1,6 +1,7 @@
 // Runs the outbox relay as a BullMQ worker on queue "outbox-relay": a poll scheduler (the
 // backstop), a LISTEN on 'outbox_kafka' that adds a wake-up job, the prune scheduler, and the
-// heartbeat that /ready reads. Any number of relay processes may run: a run takes the partitions
+// heartbeat that /ready reads. The prune job is the retention job (src/retention/): it prunes the
+// outbox, the inbox, notification_inbox and idempotency_keys. Any number of relay processes may run: a run takes the partitions
 // no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
 import { bullPrefixOf } from '../platform/bullmq.ts';
@@ -20,8 +21,9 @@ import {
   pruneSchedulerId,
   wakeJobId,
 } from '../../queues/outbox-relay.queue.ts';
+import { createRetention, retentionSettingsOf, type Retention } from '../retention/retention.job.ts';
+import { readTopicWindow } from '../retention/topic-window.ts';
 import { createRelay, type Relay } from './relay.ts';
-import { pruneDelivered } from './relay.sql.ts';
 import { clearRelayStatus, relayInstanceId, writeRelayStatus } from './relay.status.ts';
 
 export interface RelayProcessDeps {
@@ -49,6 +51,29 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
     publishAttemptsMax: config.RELAY_PUBLISH_ATTEMPTS_MAX,
     pauseAfterPublishMs: config.RELAY_PAUSE_AFTER_PUBLISH_MS,
   });
+  const retentionKafka = createKafkaFromConfig(config, 'retention');
+  const retention = createRetention(
+    {
+      pool: deps.pool,
+      redis: deps.redis,
+      queuePrefix: config.QUEUE_PREFIX,
+      topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+      topicWindow: () => readTopicWindow(retentionKafka, config.KAFKA_TOPIC_ORDER_EVENTS),
+      logger,
+      metrics: deps.metrics,
+    },
+    retentionSettingsOf(config),
+  );
+  // NOTIFICATION_INBOX_RETENTION_MS is checked against the topic at start (said at once if it is too
+  // short) and again by every run, which prunes no notification_inbox row while it is. Not awaited:
+  // Kafka away must delay neither the relay's start nor its close.
+  let closed = false;
+  void retention
+    .notificationWindowProblem()
+    .then((problem) => problem !== null && !closed && logger.error(problem))
+    .catch((error: unknown) => {
+      if (!closed) logger.warn({ err: error }, 'topic retention not read at start; each prune run reads it again');
+    });
   const prefix = config.QUEUE_PREFIX;
   const queue = new Queue(outboxRelayQueueName, {
     connection: deps.redis,
@@ -65,7 +90,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   };
   deps.redis.on('ready', onRedisReady);
 
-  const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, job), {
+  const worker = new Worker(outboxRelayQueueName, (job: Job) => processRelayJob(deps, relay, retention, job), {
     connection: deps.redis,
     prefix: bullPrefixOf(prefix),
     concurrency: 2,
@@ -126,6 +151,7 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
       clearInterval(heartbeat);
       await clearRelayStatus(deps.redis, prefix, instance).catch(() => undefined);
       if (trailing !== null) clearTimeout(trailing);
+      closed = true;
       await listener.close();
       await worker.close();
       await queue.close();
@@ -134,24 +160,21 @@ export async function startRelay(deps: RelayProcessDeps): Promise<RunningRelay> 
   };
 }
 
-/** The poll backstop and the prune schedule; an upsert, so it is safe to repeat. */
+/** The poll backstop and the retention schedule; an upsert, so it is safe to repeat. */
 async function upsertRelaySchedulers(queue: Queue, config: Config): Promise<void> {
   await queue.upsertJobScheduler(
     pollSchedulerId,
     { every: config.RELAY_POLL_INTERVAL_MS },
     { name: 'relay', data: {}, opts: outboxRelayJobOptions },
   );
-  await queue.upsertJobScheduler(
-    pruneSchedulerId,
-    { every: config.OUTBOX_PRUNE_INTERVAL_MS },
-    { name: 'prune', data: {} },
-  );
+  await queue.upsertJobScheduler(pruneSchedulerId, { every: config.PRUNE_INTERVAL_MS }, { name: 'prune', data: {} });
 }
 
-async function processRelayJob(deps: RelayProcessDeps, relay: Relay, job: Job): Promise<unknown> {
+async function processRelayJob(deps: RelayProcessDeps, relay: Relay, retention: Retention, job: Job): Promise<unknown> {
   if (job.name === 'prune') {
-    const pruned = await pruneDelivered(deps.pool, deps.config.OUTBOX_RETENTION_MS, deps.config.OUTBOX_PRUNE_BATCH_MAX);
-    if (pruned > 0) deps.logger.info({ pruned }, 'pruned delivered outbox rows');
+    const pruned = await retention.run();
+    if (pruned !== null && Object.values(pruned).some((n) => n > 0))
+      deps.logger.info({ pruned }, 'retention: rows pruned');
     return { pruned };
   }
   const run = await relay.run();

@@ -125,3 +125,23 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   const res = await fetch(url, { headers: await withAuth(headers) });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
+
+/**
+ * Places one unit of a fresh product for `userId` (with an admin's token) and returns the order id;
+ * waits up to `waitSeconds` for an outcome (`Prefer: wait`). A refused order fails the test.
+ */
+export async function placeOne(
+  engine: TestEngine,
+  userId: string,
+  waitSeconds: number,
+  correlationId?: string,
+): Promise<string> {
+  const product = await freshProduct(engine.core, 5);
+  const res = await postJson(
+    `${engine.url}/api/v1/orders`,
+    { user_id: userId, currency: 'USD', items: [{ product_id: product, quantity: 1 }], shipping_address: address },
+    { Prefer: `wait=${waitSeconds}`, ...(correlationId === undefined ? {} : { 'X-Correlation-Id': correlationId }) },
+  );
+  if (res.status >= 300) throw new Error(`order for ${userId} refused: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}

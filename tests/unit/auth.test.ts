@@ -23,9 +23,9 @@ function hs256(claims: Record<string, unknown>, header: Record<string, unknown> 
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', ...header });
 }
 
-async function refusal(token: string): Promise<AuthError> {
+async function refusal(token: string, by = verifier): Promise<AuthError> {
   try {
-    await verifier.verify(token);
+    await by.verify(token);
   } catch (error) {
     if (error instanceof AuthError) return error;
     throw error;
@@ -102,6 +102,25 @@ describe('verifyToken with the HS256 secret', () => {
     ['that is empty', async () => '', 'token_missing'],
   ])('refuses a token %s', async (_name, make, code) => {
     expect((await refusal(await make())).code).toBe(code);
+  });
+
+  it('keeps a verified token only until it expires: the same token is refused after its exp', async () => {
+    const fresh = createTokenVerifier(config);
+    const token = await valid()
+      .setExpirationTime(now() + 1)
+      .sign(secret);
+    await expect(fresh.verify(token)).resolves.toEqual({ userId: 'alice', role: 'customer' });
+    await expect(fresh.verify(token)).resolves.toEqual({ userId: 'alice', role: 'customer' });
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await refusal(token, fresh)).code).toBe('token_expired');
+  });
+
+  it('never takes a token it verified for another one: a changed signature is verified, and refused', async () => {
+    const fresh = createTokenVerifier(config);
+    const token = await valid().sign(secret);
+    await fresh.verify(token);
+    const forged = `${token.slice(0, -4)}${token.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    expect((await refusal(forged, fresh)).code).toBe('token_invalid');
   });
 });
 

@@ -45,8 +45,9 @@ describe('product mix', () => {
     expect(new Set(Array.from({ length: 50 }, (_, n) => pick(n))).size).toBe(50);
   });
 
-  it('orders one unit for one of 1,000 customers', () => {
-    expect(orderShape(1_234, spreadPicker(products))).toEqual({ userId: 'bench-u234', productId: 'p-34', quantity: 1 });
+  it('orders one unit for each customer in turn (as many customers as clients, each with a token)', () => {
+    expect(orderShape(1_234, spreadPicker(products))).toEqual({ userId: 'bench-c34', productId: 'p-34', quantity: 1 });
+    expect(orderShape(1_234, spreadPicker(products), 1_000)).toMatchObject({ userId: 'bench-c234' });
   });
 
   it('seeded random stays in [0, 1)', () => {

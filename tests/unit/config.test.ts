@@ -83,8 +83,48 @@ describe('loadConfig: a malformed value is one line that names the variable', ()
   });
 });
 
+describe('loadConfig: a retention window shorter than the window it depends on is refused', () => {
+  const day = 86_400_000;
+  it.each<[string, Record<string, string>, RegExp]>([
+    ['INBOX_RETENTION_MS', { INBOX_RETENTION_MS: String(6 * day) }, /at least OUTBOX_RETENTION_MS \(604800000\)/],
+    [
+      'INBOX_RETENTION_MS',
+      { OUTBOX_RETENTION_MS: '5000', INBOX_RETENTION_MS: '4999' },
+      /at least OUTBOX_RETENTION_MS \(5000\)/,
+    ],
+    [
+      'IDEMPOTENCY_KEY_TTL_MS',
+      { NODE_ENV: 'production', AUTH_JWKS_URL: 'https://id.example/jwks', IDEMPOTENCY_KEY_TTL_MS: '3600000' },
+      /24 h/,
+    ],
+    ['PRUNE_RUN_ROWS_MAX', { PRUNE_BATCH_MAX: '500', PRUNE_RUN_ROWS_MAX: '499' }, /at least PRUNE_BATCH_MAX/],
+  ])('%s in %j', (name, env, reason) => {
+    const error = configErrorOf(env);
+    expect(error.message).not.toMatch(/[\r\n]/);
+    expect(error.message).toMatch(new RegExp(`^invalid configuration: ${name}=`));
+    expect(error.message).toMatch(reason);
+  });
+
+  it.each<Record<string, string>>([
+    {},
+    { OUTBOX_RETENTION_MS: '2000', INBOX_RETENTION_MS: '2000', IDEMPOTENCY_KEY_TTL_MS: '3000' },
+    { NODE_ENV: 'production', AUTH_JWKS_URL: 'https://id.example/jwks', IDEMPOTENCY_KEY_TTL_MS: String(day) },
+  ])('accepts %j', (env) => {
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+
+  it.each([
+    ['OUTBOX_PRUNE_INTERVAL_MS', 'PRUNE_INTERVAL_MS'],
+    ['OUTBOX_PRUNE_BATCH_MAX', 'PRUNE_BATCH_MAX'],
+  ])('refuses the old name %s, naming the new one', (old, renamed) => {
+    const error = configErrorOf({ [old]: '60000' });
+    expect(error.message).toBe(`invalid configuration: ${old}="60000": renamed ${renamed}`);
+  });
+});
+
 describe('an entry point with a malformed value', () => {
   it.each<[string, string]>([
+    ['INBOX_RETENTION_MS', '1000'],
     ['HTTP_PORT', 'abc'],
     ['REDLOCK_NODES', 'http://x'],
     ['PAYMENT_SIM_DECLINE_RATE', '2'],

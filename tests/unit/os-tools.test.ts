@@ -24,7 +24,7 @@ prometheus:
 
 describe('OS tools for the tests', () => {
   it.each([
-    ['chromium', 'tests/integration/admin-browser.test.ts'],
+    ['chromium', 'tests/support/browser.ts'],
     ['promtool', 'tests/integration/admin-invariants.test.ts'],
   ])('%s: services:up checks the path and variable that %s reads', (name, testFile) => {
     const tool = osTools.find((entry) => entry.name === name);

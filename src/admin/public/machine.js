@@ -1,37 +1,13 @@
 // The visualizer's script: puts live counts on the machine's SVG, lists stuck orders, and for
-// one order (?order=<id>) highlights its path and shows its timeline. Polls every 2 s; a 401
-// sends the browser back to the login form. Plain browser JavaScript, served locally.
-/* global document, window, fetch, URLSearchParams, setTimeout, confirm, CSS */
+// one order (?order=<id>) highlights its path and shows all of it: the order, its timeline, the
+// jobs it waits for (with their Bull Board pages), its Kafka events and its audit entries. Polls
+// every 2 s; a click on a state opens the orders list filtered by that state.
+/* global document, window, setTimeout, confirm, CSS, URLSearchParams */
+import { auditRow, cell, duration, getJson, isViewer, link, orderHref, row, showStatus, text, utc } from './common.js';
 
 const pollIntervalMs = 2000;
 const orderId = new URLSearchParams(window.location.search).get('order');
 const svg = document.getElementById('machine-svg');
-
-function text(tag, content, className) {
-  const element = document.createElement(tag);
-  if (content !== undefined && content !== null) element.textContent = String(content);
-  if (className) element.className = className;
-  return element;
-}
-
-function duration(seconds) {
-  if (seconds === null || seconds === undefined) return '';
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 120) return `${seconds.toFixed(1)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-async function getJson(url, options) {
-  const response = await fetch(url, { credentials: 'same-origin', ...options });
-  if (response.status === 401) {
-    window.location.href = `/admin/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
-    throw new Error('not logged in');
-  }
-  const body = await response.json();
-  if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
-  return body;
-}
 
 /** 'compensating.refunding' -> ['compensating', 'compensating.refunding'] */
 function withAncestors(state) {
@@ -74,16 +50,12 @@ function renderFleet(body) {
     ...body.fleet.stuck.map((s) => {
       const row = document.createElement('tr');
       row.dataset.orderId = s.id;
-      const link = text('a', s.id);
-      link.href = `/admin/machine?order=${encodeURIComponent(s.id)}`;
-      const cell = document.createElement('td');
-      cell.append(link);
       const last = s.last_transition;
       row.append(
-        cell,
+        cell(link(orderHref(s.id), s.id)),
         text('td', s.state),
         text('td', duration(s.age_seconds)),
-        text('td', last ? `#${last.seq} ${last.event_type} (${last.message_id}) at ${last.at}` : ''),
+        text('td', last ? `#${last.seq} ${last.event_type} (${last.message_id}) at ${utc(last.at)}` : ''),
         text('td', s.waiting_for.map(awaitedText).join(', ')),
         text('td', s.waiting_for.map(attemptsText).filter(Boolean).join(', ')),
       );
@@ -114,6 +86,104 @@ function highlightPath(timeline) {
   }
 }
 
+function address(a) {
+  return [a.name, a.street, a.street2, a.city, a.state, a.postal_code, a.country].filter(Boolean).join(', ');
+}
+
+function renderFacts(order) {
+  const facts = [
+    ['user', link(`/admin/orders?user_id=${encodeURIComponent(order.user_id)}`, order.user_id)],
+    ['total', `${order.total} ${order.currency} (subtotal ${order.subtotal}, discount ${order.discount})`],
+    ['coupon', order.coupon_code ?? 'none'],
+    ['ship to', address(order.shipping_address)],
+    ['correlation id', link(`/admin/orders?q=${encodeURIComponent(order.correlation_id)}`, order.correlation_id)],
+    ['created', `${utc(order.created_at)} UTC`],
+    ['last transition', `${utc(order.updated_at)} UTC (version ${order.version})`],
+    ['final', order.finalized_at ? `${utc(order.finalized_at)} UTC` : 'not yet'],
+    ['reason', order.failure_reason ?? ''],
+  ];
+  document.getElementById('order-facts').replaceChildren(
+    ...facts.flatMap(([name, value]) => {
+      const definition = document.createElement('dd');
+      definition.dataset.fact = name;
+      definition.append(value);
+      return [text('dt', name), definition];
+    }),
+  );
+  document
+    .querySelector('#order-items tbody')
+    .replaceChildren(
+      ...order.items.map((i) =>
+        row([cell(i.product_id), cell(String(i.quantity)), cell(`${i.unit_price} ${order.currency}`)]),
+      ),
+    );
+}
+
+function renderTimeline(timeline) {
+  document.querySelector('#timeline tbody').replaceChildren(
+    ...timeline.transitions.map((t) => {
+      const sent = t.sent.map((r) => `${r.type} → ${r.destination}${r.processed_at || r.dispatched_at ? ' ✓' : ''}`);
+      const element = row(
+        [
+          text('td', t.seq),
+          text('td', utc(t.at)),
+          text('td', t.event_type + (t.reason ? ` (${t.reason})` : '')),
+          text('td', `${t.from_state ?? '∅'} → ${t.to_state}`),
+          text('td', t.message_id, 'mono'),
+          text('td', t.time_in_state_ms === null ? 'now' : duration(t.time_in_state_ms / 1000)),
+          text('td', sent.join(', ')),
+        ],
+        { seq: String(t.seq), toState: t.to_state },
+      );
+      element.className = `step-${t.kind}`;
+      return element;
+    }),
+  );
+}
+
+function renderWaiting(waiting) {
+  document.querySelector('#waiting tbody').replaceChildren(
+    ...waiting.map((w) => {
+      const job = w.job;
+      const next = isTimer(w) ? `timer due ${utc(w.due_at)}` : job?.next_attempt_at ? utc(job.next_attempt_at) : '';
+      return row(
+        [
+          text('td', awaitedText(w)),
+          text('td', w.destination.replace(/^queue:/, '')),
+          text('td', job ? job.state : isTimer(w) ? 'timer' : 'no job yet'),
+          text('td', job ? `${job.attempts_made} of ${job.attempts_max}` : ''),
+          text('td', job?.failed_reason ?? w.last_error ?? '', 'error-text'),
+          text('td', next),
+          job ? cell(link(job.board_url, 'Bull Board', 'board-link')) : text('td', ''),
+        ],
+        { messageId: w.message_id },
+      );
+    }),
+  );
+  document.getElementById('waiting').hidden = waiting.length === 0;
+  document.getElementById('waiting-none').hidden = waiting.length > 0;
+}
+
+function renderEvents(events) {
+  document
+    .querySelector('#events tbody')
+    .replaceChildren(
+      ...events.map((e) =>
+        row(
+          [
+            text('td', e.type),
+            text('td', e.topic),
+            text('td', utc(e.created_at)),
+            text('td', e.published ? `yes, ${utc(e.published_at)}` : e.parked_at ? 'parked' : 'not yet'),
+            text('td', e.attempts),
+            text('td', e.last_error ?? '', 'error-text'),
+          ],
+          { type: e.type, published: String(e.published) },
+        ),
+      ),
+    );
+}
+
 function renderOrder(timeline) {
   const { order } = timeline;
   document.getElementById('order').hidden = false;
@@ -122,36 +192,13 @@ function renderOrder(timeline) {
   badge.textContent = `${order.status} (${order.state})`;
   badge.dataset.status = order.status;
   document.getElementById('order-summary').textContent =
-    `created ${order.created_at}` + (order.failure_reason ? `, reason ${order.failure_reason}` : '');
-  document.getElementById('force-cancel').disabled = !order.cancellable;
-  document.getElementById('redrive').disabled = timeline.dead_letters.length === 0;
-  const rows = document.querySelector('#timeline tbody');
-  rows.replaceChildren(
-    ...timeline.transitions.map((t) => {
-      const row = document.createElement('tr');
-      row.className = `step-${t.kind}`;
-      row.dataset.seq = String(t.seq);
-      row.dataset.toState = t.to_state;
-      row.append(
-        text('td', t.seq),
-        text('td', t.at),
-        text('td', t.event_type + (t.reason ? ` (${t.reason})` : '')),
-        text('td', `${t.from_state ?? '∅'} → ${t.to_state}`),
-        text('td', t.message_id, 'mono'),
-        text('td', t.time_in_state_ms === null ? 'now' : duration(t.time_in_state_ms / 1000)),
-        text(
-          'td',
-          t.sent.map((r) => `${r.type} → ${r.destination}${r.processed_at || r.dispatched_at ? ' ✓' : ''}`).join(', '),
-        ),
-      );
-      return row;
-    }),
-  );
-  document
-    .getElementById('waiting')
-    .replaceChildren(
-      ...timeline.waiting_for.map((w) => text('li', [awaitedText(w), attemptsText(w)].filter(Boolean).join('; '))),
-    );
+    `${order.items.length} item(s), ${order.total} ${order.currency}, for ${order.user_id}`;
+  document.getElementById('force-cancel').disabled = isViewer() || !order.cancellable;
+  document.getElementById('redrive').disabled = isViewer() || timeline.dead_letters.length === 0;
+  renderFacts(order);
+  renderTimeline(timeline);
+  renderWaiting(timeline.waiting_for);
+  renderEvents(timeline.events);
   document
     .getElementById('dead-letters')
     .replaceChildren(
@@ -159,19 +206,20 @@ function renderOrder(timeline) {
         text('li', `${d.queue} ${d.job_id}: ${d.error} after ${d.attempts} attempt(s)`),
       ),
     );
+  document.getElementById('dead-letters-none').hidden = timeline.dead_letters.length > 0;
+  document.querySelector('#order-audit tbody').replaceChildren(...timeline.audit.map((entry) => auditRow(entry)));
+  document.getElementById('order-audit').hidden = timeline.audit.length === 0;
+  document.getElementById('order-audit-none').hidden = timeline.audit.length > 0;
   highlightPath(timeline);
 }
 
 async function refresh() {
-  const status = document.getElementById('refresh-status');
   try {
     renderFleet(await getJson('/api/v1/admin/machine'));
     if (orderId) renderOrder(await getJson(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/timeline`));
-    status.textContent = `updated ${new Date().toLocaleTimeString()}`;
-    status.className = '';
+    showStatus(null);
   } catch (error) {
-    status.textContent = `refresh failed: ${error.message}`;
-    status.className = 'error';
+    showStatus(error);
   }
   setTimeout(refresh, pollIntervalMs);
 }
@@ -193,7 +241,11 @@ document
 document
   .getElementById('redrive')
   .addEventListener('click', () => act('redrive', "Redrive this order's dead letters?"));
-if (orderId) document.getElementById('order-id').value = orderId;
-for (const state of svg.querySelectorAll('[data-state]'))
-  state.addEventListener('click', () => state.classList.toggle('selected'));
+if (orderId) document.getElementById('search-q').value = orderId;
+for (const state of svg.querySelectorAll('[data-state]')) {
+  state.addEventListener('click', (event) => {
+    event.stopPropagation();
+    window.location.href = `/admin/orders?state=${encodeURIComponent(state.dataset.state)}`;
+  });
+}
 void refresh();
