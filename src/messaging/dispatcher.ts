@@ -59,7 +59,9 @@ export function createDispatcher(
   logger: Logger,
   options: DispatcherOptions,
 ): RedisDispatcher {
-  let redeliverAsked = false;
+  // A new process cannot know what Redis kept while no process ran: its first sweep asks too, so it
+  // need not wait for the connection's 'ready', which may come just after that sweep began.
+  let redeliverAsked = true;
   // The database's clock when the last (re)connect was seen: dispatched_at is on that clock too.
   let redeliverBefore: Date | null = null;
   return {

@@ -164,10 +164,22 @@ async function cancelTwice(apiUrl: string, product: string): Promise<Outcome[]> 
   ];
 }
 
+/** A read of the cluster's own view, tried again on a loaded machine (its connections time out fast). */
+async function retrying<T>(what: string, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= 10) throw new Error(`${what}: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+}
+
 /** SIGKILLs the master that serves `key`; resolves once another node serves its slot and the cluster is ok. */
 async function killMasterOf(key: string): Promise<{ killed: RedisNode; promoted: string; failoverMs: number }> {
   const nodes = layout!.nodes;
-  const master = await masterOfKey(nodes[0]!, key);
+  const master = await retrying(`the master of ${key}`, () => masterOfKey(nodes[0]!, key));
   const killed = nodes.find((n) => n.address === master.address)!;
   const pid = livePidFromFile(redisClusterNodePaths(killed.port, layout!.baseDir).pidFile, 'redis-server');
   if (pid === undefined) throw new Error(`no pid of ours for the master ${killed.address}`);
@@ -218,7 +230,8 @@ describe('the queues on a Redis Cluster that loses a master mid-run', () => {
     progress(`master ${failover.killed.address} killed; ${failover.promoted} took over in ${failover.failoverMs} ms`);
     await startClusterNode(layout!, failover.killed);
     await waitFor('the killed node to rejoin', () => isClusterFormed(layout!), 60_000);
-    const rejoined = (await clusterNodesOf(failover.killed.url)).find((v) => v.address === failover.killed.address);
+    const views = await retrying('the rejoined node', () => clusterNodesOf(failover.killed.url));
+    const rejoined = views.find((v) => v.address === failover.killed.address);
     expect(rejoined?.role).toBe('replica');
     progress('the killed node rejoined as a replica');
     const outcomes = await outcomesPlaced;
@@ -245,9 +258,9 @@ async function loadOrderIds(userIds: string[]): Promise<string[]> {
 /** The API counted its callers on the cluster (the rate limits' script ran there). */
 async function expectRateLimitsOnCluster(prefix: string): Promise<void> {
   const tag = `{${prefix}:rl}`;
-  const master = await masterOfKey(layout!.nodes[0]!, tag);
+  const master = await retrying(`the master of ${tag}`, () => masterOfKey(layout!.nodes[0]!, tag));
   const node = layout!.nodes.find((n) => n.address === master.address)!;
-  const keys = await withRedis(node.url, (client) => client.keys(`${tag}:*`));
+  const keys = await retrying('the rate limit keys', () => withRedis(node.url, (client) => client.keys(`${tag}:*`)));
   expect(keys.some((k) => k.startsWith(`${tag}:orders:`))).toBe(true);
 }
 

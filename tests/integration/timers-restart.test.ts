@@ -14,8 +14,13 @@ import { startEngineProcesses, waitFor, type EngineProcess } from '../support/en
 import { useResilienceRig } from '../support/resilience-rig.ts';
 
 const sweepIntervalMs = 1_000;
-/** A due timer's trip after the sweep that finds it: BullMQ, the orders worker, its transaction. */
-const tripAllowanceMs = 750;
+/**
+ * The sweep that finds a due timer runs within one interval; a loaded machine may schedule it (and
+ * the restarted process's first sweep, and its Redis connection) this much later.
+ */
+const schedulingSlackMs = 500;
+/** A timer's trip after its hand-over: BullMQ, the orders worker, its transaction. */
+const tripAllowanceMs = 1_500;
 /**
  * Timers handed over before the crash, timers that fall due while the engine is down, and ones that
  * fall due once it is back: those wait twice as long as the first start took, and more, so that a
@@ -111,7 +116,7 @@ async function workersRunningAt(processes: EngineProcess[]): Promise<number> {
       }
       return times.length === workerRoles.length;
     },
-    60_000,
+    120_000,
   );
   return Math.max(...times);
 }
@@ -217,12 +222,15 @@ interface Fired {
   event_type: string;
   from_state: string;
   created_at: Date;
+  /** When the sweeper last handed the timer over (the sweep's transaction start). */
+  handed_over_at: Date | null;
 }
 
 async function timerTransitions(orderIds: string[]): Promise<Fired[]> {
   const rows = await rig.core.pool.query<Fired>(
-    `SELECT order_id::text, event_type, from_state, created_at FROM order_transitions
-      WHERE order_id = ANY($1::uuid[]) AND event_type IN ('reservation.expired', 'payment.deadline')`,
+    `SELECT t.order_id::text, t.event_type, t.from_state, t.created_at, o.dispatched_at AS handed_over_at
+       FROM order_transitions t JOIN outbox o ON o.message_id = t.message_id
+      WHERE t.order_id = ANY($1::uuid[]) AND t.event_type IN ('reservation.expired', 'payment.deadline')`,
     [orderIds],
   );
   return rows.rows;
@@ -285,7 +293,7 @@ async function prepare(apiUrl: string, firstStartMs: number): Promise<Prepared> 
       (await Promise.all(ids.map(stateOf))).every((s) => s === 'charging') &&
       (await timerRows(ids)).filter((r) => handedOver.includes(r.message_id) && r.dispatched_at !== null).length ===
         handedOver.length,
-    30_000,
+    60_000,
   );
   const due = await timerRows(ids);
   expect(due.length).toBe(2 * ids.length);
@@ -361,7 +369,8 @@ async function expectFiredOnceOnTime(timed: Map<string, TimerGroup>, due: TimerR
     'SELECT id::text, status, failure_reason FROM orders WHERE id = ANY($1::uuid[])',
     [[...timed.keys()]],
   );
-  const lateness: Record<string, number[]> = {};
+  const handOver: Record<string, number[]> = {};
+  const trip: Record<string, number[]> = {};
   for (const [id, group] of timed) {
     const order = statuses.rows.find((r) => r.id === id);
     expect({ id, status: order?.status, reason: order?.failure_reason }).toEqual({
@@ -375,13 +384,18 @@ async function expectFiredOnceOnTime(timed: Map<string, TimerGroup>, due: TimerR
     if (group.fallsDue !== 'after restart') expect(dueAt).toBeLessThan(backAt);
     else expect(dueAt, `${group.name}: its timers fell due before the restarted engine was up`).toBeGreaterThan(backAt);
     const firedAt = mine[0]!.created_at.getTime();
-    expect(firedAt).toBeGreaterThanOrEqual(dueAt);
-    (lateness[group.name] ??= []).push(firedAt - Math.max(dueAt, backAt));
+    const handedOverAt = mine[0]!.handed_over_at!.getTime();
+    expect(handedOverAt).toBeGreaterThanOrEqual(dueAt);
+    expect(firedAt).toBeGreaterThanOrEqual(handedOverAt);
+    (handOver[group.name] ??= []).push(handedOverAt - Math.max(dueAt, backAt));
+    (trip[group.name] ??= []).push(firedAt - handedOverAt);
   }
-  console.log('timers-restart: ms late after due (or after the engine was back), by group', lateness);
-  for (const values of Object.values(lateness)) {
-    expect(Math.max(...values)).toBeLessThanOrEqual(sweepIntervalMs + tripAllowanceMs);
+  console.log('timers-restart: ms from due (or from the engine back) to the hand-over, by group', handOver);
+  console.log('timers-restart: ms from the hand-over to the order step, by group', trip);
+  for (const values of Object.values(handOver)) {
+    expect(Math.max(...values)).toBeLessThanOrEqual(sweepIntervalMs + schedulingSlackMs);
   }
+  for (const values of Object.values(trip)) expect(Math.max(...values)).toBeLessThanOrEqual(tripAllowanceMs);
 }
 
 /** Withdrawn timers were never delivered; the un-withdrawn ones were delivered and changed nothing. */
