@@ -2,7 +2,8 @@
 // end, so each is independent and its PostgreSQL counters are complete (a backend's exit flushes
 // them). Baseline phases use their own pool, closed at the end for the same reason. Every phase
 // orders from products no other phase touched.
-import { createPool } from '../../src/platform/db.ts';
+import { createPool, type Queryable } from '../../src/platform/db.ts';
+import { bytesPerOrder, tableSizes, type BytesPerOrder } from '../../src/retention/table-sizes.sql.ts';
 import type { Redis } from 'ioredis';
 import { placeBaselineOrder, retireBaselineEvents } from './baseline.ts';
 import type { Monitor, StatsReader } from './counters.ts';
@@ -82,6 +83,8 @@ export interface PhaseResult {
   /** How many orders the costs cover, and over what. */
   costs_orders: number;
   costs_scope: string | null;
+  /** Disk the covered orders added, before retention and kept after it (engine sessions only). */
+  bytes_per_order?: BytesPerOrder;
 }
 
 function summarize(placements: Placement[]) {
@@ -274,6 +277,8 @@ async function engineSession(
   const engine = await startEngine(context, `pair ${pair}`);
   try {
     await warmEngine(context, engine, pick);
+    // Table sizes are read outside the cost window (each reading scans every table).
+    const sizesAtStart = await tableSizes(context.monitor.client as unknown as Queryable);
     const window = new CostWindow(context.stats, context.monitor, context.redis.client);
     trackEngine(window, context, engine);
     await window.open();
@@ -286,8 +291,16 @@ async function engineSession(
     await stopEngine(context, engine);
     const costs = await window.close();
     const covered = [saturation, ...latency].reduce((sum, p) => sum + p.placed - p.errors, 0);
+    const bytes = bytesPerOrder(
+      sizesAtStart,
+      await tableSizes(context.monitor.client as unknown as Queryable),
+      covered,
+    );
     const scope = withLatency ? 'this phase and the latency phases after it, one engine session' : 'this phase';
-    return { saturation: { ...saturation, costs, costs_orders: covered, costs_scope: scope }, latency };
+    return {
+      saturation: { ...saturation, costs, costs_orders: covered, costs_scope: scope, bytes_per_order: bytes },
+      latency,
+    };
   } finally {
     await engine.stop();
   }

@@ -202,6 +202,9 @@ export function renderTables(phases: PhaseResult[], pairs: PairResult[]): string
     rows.push(['redis commands (incl. inside scripts)', ...per.map(([, p]) => fixed(p?.redis_commands, 2))]);
     rows.push(['redis script calls (EVALSHA)', ...per.map(([, p]) => fixed(p?.redis_script_calls, 2))]);
     rows.push(['bullmq jobs finished', ...per.map(([, p]) => fixed(p?.jobs, 2))]);
+    const bytes = costed.map((p) => p.bytes_per_order);
+    rows.push(['disk bytes added (before retention)', ...bytes.map((b) => fixed(b?.before, 0))]);
+    rows.push(['disk bytes kept (after retention)', ...bytes.map((b) => fixed(b?.after, 0))]);
     out.push(table(['per order', ...per.map(([name]) => name)], rows));
     for (const phase of costed) {
       out.push(`  ${phase.name}: ${phase.costs_orders} orders over ${phase.costs_scope}, warm-up excluded`);

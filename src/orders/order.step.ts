@@ -1,6 +1,6 @@
 // Steps the pure order machine and turns its intents into outgoing messages. No I/O here: the
 // caller passes the clock reading, and message ids are deterministic per (order, type).
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { createActor, type SnapshotFrom } from 'xstate';
 import { orderMachine } from '../../machines/order.machine.ts';
 import { stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderContext, OrderEvent, OrderInput, OrderStatus } from '../../machines/order.types.ts';
@@ -34,13 +34,53 @@ export function persist(snapshot: OrderSnapshot): unknown {
   return orderMachine.getPersistedSnapshot(snapshot);
 }
 
+// XState's transition() and initialTransition() build a new inert actor for every call (an actor,
+// its system, and the machine's initial state computed eagerly), which costs more than the step
+// itself. The order machine has no child actors and the runtime executes no action, so one inert
+// scope serves every step: transition() is synchronous, and each call collects its own actions.
+type Scope = Parameters<typeof orderMachine.transition>[2];
+let collected: ActionLike[] | null = null;
+const inertSelf = createActor(orderMachine, {
+  input: {
+    orderId: '00000000-0000-0000-0000-000000000000',
+    userId: 'scope',
+    currency: 'USD',
+    items: [],
+    subtotal: '0',
+    couponCode: null,
+    reservationTtlMs: 1,
+    paymentDeadlineMs: 1,
+  },
+});
+const inertScope = {
+  self: inertSelf,
+  defer: () => undefined,
+  id: '',
+  logger: () => undefined,
+  sessionId: '',
+  stopChild: () => undefined,
+  system: inertSelf.system,
+  emit: () => undefined,
+  actionExecutor: (action: ActionLike) => void collected?.push(action),
+} as unknown as Scope;
+
+function collecting<T>(run: () => T): [T, ActionLike[]] {
+  const actions: ActionLike[] = [];
+  collected = actions;
+  try {
+    return [run(), actions];
+  } finally {
+    collected = null;
+  }
+}
+
 export function start(input: OrderInput): OrderSnapshot {
-  return initialTransition(orderMachine, input)[0];
+  return collecting(() => orderMachine.getInitialSnapshot(inertScope, input))[0];
 }
 
 export function step(snapshot: OrderSnapshot, event: OrderEvent, at: StepContext): StepResult {
   const from = stateName(snapshot.value);
-  const [next, actions] = transition(orderMachine, snapshot, event);
+  const [next, actions] = collecting(() => orderMachine.transition(snapshot, event, inertScope));
   const to = stateName(next.value);
   const context = next.context;
   return {

@@ -82,7 +82,7 @@ export const configSchema = z
     API_PAUSE_AFTER_ORDER_COMMIT_MS: integer(0, 60_000).default(0),
 
     RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
-    RATE_LIMIT_IP_MAX: integer(1, 10_000_000).default(6_000),
+    RATE_LIMIT_IP_MAX: integer(1, 10_000_000).default(60_000),
     RATE_LIMIT_ORDERS_MAX: integer(1, 10_000_000).default(600),
     RATE_LIMIT_API_MAX: integer(1, 10_000_000).default(3_000),
     RATE_LIMIT_REDIS_TIMEOUT_MS: integer(50, 60_000).default(1_000),
