@@ -2,7 +2,7 @@
 // when a retry waiting out its backoff runs next, and its page on Bull Board. Read per job, only
 // for the few messages an operator looks at.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { JobFact } from './admin.schemas.ts';
 import { bullBoardBasePath } from './bull-board.ts';
 
@@ -15,13 +15,13 @@ export function boardUrlOf(queue: string, jobId: string): string {
  * BullMQ keeps a delayed job in a sorted set scored by its due time in ms, shifted left by 12 bits
  * (the low bits order jobs due in the same millisecond): the score is the exact next attempt.
  */
-async function delayedUntil(redis: Redis, queue: Queue, jobId: string): Promise<string | null> {
+async function delayedUntil(redis: RedisClient, queue: Queue, jobId: string): Promise<string | null> {
   const score = await redis.zscore(queue.keys.delayed ?? '', jobId);
   return score === null ? null : new Date(Math.floor(Number(score) / 0x1000)).toISOString();
 }
 
 export async function jobFact(
-  redis: Redis,
+  redis: RedisClient,
   queues: ReadonlyMap<string, Queue>,
   queueName: string,
   jobId: string,

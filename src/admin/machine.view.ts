@@ -2,7 +2,7 @@
 // count and oldest age, and the stuck orders with what they wait for. BullMQ is asked only about
 // the few jobs a stuck order waits for (jobId = message id). One order's view: order-detail.view.ts.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { Pool } from '../platform/db.ts';
 import { inFlightByState, stuckOrders } from '../orders/order.queries.ts';
 import type { MachineGraph } from './machine.graph.ts';
@@ -13,7 +13,7 @@ import { jobFact } from './job.facts.ts';
 export interface ViewDeps {
   pool: Pool;
   /** BullMQ's Redis, for a delayed job's next attempt. */
-  redis: Redis;
+  redis: RedisClient;
   queues: ReadonlyMap<string, Queue>;
   graph: MachineGraph;
   stuckAfterMs: number;

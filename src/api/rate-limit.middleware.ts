@@ -6,7 +6,7 @@
 // the IETF RateLimit headers (draft 8). Redis unreachable: 503 within a bound, never a hang.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { sendError, UnavailableError } from './errors.ts';
 
 export const rateLimitNames = ['orders', 'api'] as const;
@@ -52,9 +52,9 @@ interface Counter {
   max: number;
 }
 
-type CountingRedis = Redis & { rateLimitCount(keyCount: number, ...args: string[]): Promise<number[]> };
+type CountingRedis = RedisClient & { rateLimitCount(keyCount: number, ...args: string[]): Promise<number[]> };
 
-export function createRateLimiters(redis: Redis, settings: RateLimitSettings): RateLimiters {
+export function createRateLimiters(redis: RedisClient, settings: RateLimitSettings): RateLimiters {
   const counting = redis as CountingRedis;
   if (typeof counting.rateLimitCount !== 'function') {
     redis.defineCommand('rateLimitCount', { lua: countScript });

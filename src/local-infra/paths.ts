@@ -29,6 +29,15 @@ export function redisNodePaths(port: number) {
   return { dir, pidFile: join(dir, 'redis.pid'), logFile: join(dir, 'redis.log') };
 }
 
+/**
+ * A node of the local Redis Cluster: its directory also holds nodes.conf, the cluster's view of
+ * itself, so a node started again rejoins the cluster it was part of. `baseDir`: a test's own.
+ */
+export function redisClusterNodePaths(port: number, baseDir = servicesDir) {
+  const dir = join(baseDir, `redis-cluster-${port}`);
+  return { dir, pidFile: join(dir, 'redis.pid'), logFile: join(dir, 'redis.log'), nodesFile: join(dir, 'nodes.conf') };
+}
+
 export const kafkaPaths = {
   dir: join(servicesDir, 'kafka'),
   serverProperties: join(servicesDir, 'kafka', 'server.properties'),

@@ -41,7 +41,7 @@ export function redisNode(url: string): RedisNode {
 }
 
 /** One short-lived connection: no retries and no offline queue, so a dead node fails fast instead of hanging. */
-async function withRedis<T>(url: string, work: (client: Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(url: string, work: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: connectTimeoutMs,
@@ -81,28 +81,42 @@ export async function setNoEviction(url: string): Promise<void> {
 /** Reuses a node that answers on `url`; otherwise starts one, if the address is on this machine. */
 export async function ensureRedisNode(url: string): Promise<StartResult> {
   const node = redisNode(url);
-  if (await pingRedis(url)) return reusedResult(node.port);
+  if (await pingRedis(url)) return reusedResult(redisNodePaths(node.port));
   if (!isLoopbackHost(node.host)) {
     throw new ServiceError(`redis ${node.address}`, 'does not answer PING, and it is not on this machine');
   }
   return startRedisNode(node.port);
 }
 
-function reusedResult(port: number): StartResult {
-  const pid = livePidFromFile(redisNodePaths(port).pidFile, 'redis-server');
+function reusedResult(paths: RedisNodeFiles): StartResult {
+  const pid = livePidFromFile(paths.pidFile, 'redis-server');
   return pid === undefined ? { action: 'reused', detail: 'not ours' } : { action: 'reused', pid, detail: 'ours' };
 }
 
+/** Where a node of ours keeps its files: its directory (its working directory too), pidfile and log. */
+export interface RedisNodeFiles {
+  dir: string;
+  pidFile: string;
+  logFile: string;
+}
+
+export interface StartRedisNodeOptions {
+  /** Default: `redisNodePaths(port)` in the machine-wide state directory. */
+  paths?: RedisNodeFiles;
+  /** More redis-server options, such as cluster mode's. */
+  extraArgs?: string[];
+}
+
 /** Starts our node on 127.0.0.1:`port` unless one answers already; resolves once it answers PING. */
-export async function startRedisNode(port: number): Promise<StartResult> {
+export async function startRedisNode(port: number, options: StartRedisNodeOptions = {}): Promise<StartResult> {
   const url = `redis://${localHost}:${port}`;
-  if (await pingRedis(url)) return reusedResult(port);
-  const paths = redisNodePaths(port);
+  const paths = options.paths ?? redisNodePaths(port);
+  if (await pingRedis(url)) return reusedResult(paths);
   mkdirSync(paths.dir, { recursive: true });
   const service = `redis ${localHost}:${port}`;
   // --save "" and --appendonly no: these nodes hold locks and test queues, never data worth keeping.
   const args = ['--daemonize', 'yes', '--bind', localHost, '--port', String(port), '--save', '', '--appendonly', 'no'];
-  args.push('--dir', paths.dir, '--logfile', paths.logFile, '--pidfile', paths.pidFile);
+  args.push('--dir', paths.dir, '--logfile', paths.logFile, '--pidfile', paths.pidFile, ...(options.extraArgs ?? []));
   try {
     await runCommand('redis-server', args, { timeoutMs: startTimeoutMs });
   } catch (error) {
@@ -124,8 +138,11 @@ export async function startRedisNode(port: number): Promise<StartResult> {
  * A node that answers without a live pidfile of ours is not ours: with `requireOurs` (the default, for
  * tests) that throws; otherwise the result says `not-ours` and the node keeps running.
  */
-export async function stopRedisNode(port: number, options: { requireOurs?: boolean } = {}): Promise<StopResult> {
-  const paths = redisNodePaths(port);
+export async function stopRedisNode(
+  port: number,
+  options: { requireOurs?: boolean; paths?: RedisNodeFiles } = {},
+): Promise<StopResult> {
+  const paths = options.paths ?? redisNodePaths(port);
   const pid = livePidFromFile(paths.pidFile, 'redis-server');
   if (pid === undefined) {
     removeFile(paths.pidFile);

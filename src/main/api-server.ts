@@ -9,7 +9,7 @@ import { createTokenVerifier } from '../platform/auth.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { registerDependencyGauge } from '../platform/metrics-server.ts';
 import { outages } from '../platform/outage.ts';
-import { redisDependency } from '../platform/redis.ts';
+import { redisDependency, type Redis } from '../platform/redis.ts';
 import { readRelayStatus } from '../relay/relay.status.ts';
 import type { CoreDeps } from './core-deps.ts';
 
@@ -41,7 +41,9 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
       pool: core.pool,
       dispatcher: core.dispatcher,
       transaction: core.transaction,
-      redis: core.redis,
+      // AppDeps (src/api/app.ts) still names a single node; the app only pings it and runs the rate
+      // limits' script on it, which a cluster client serves as well.
+      redis: core.redis as Redis,
       queues: core.queues,
       logger: core.logger,
       metrics,

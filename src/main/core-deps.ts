@@ -1,7 +1,6 @@
 // The shared dependencies every process builds first: pool, Redis, queues, dispatcher, lock.
 // Entry points and tests build them here, and nowhere else.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { jobOptions, queueLimitsFrom } from '../../queues/job-options.ts';
 import { queueNames } from '../../queues/queues.ts';
 import { createDispatcher, type Dispatcher } from '../messaging/dispatcher.ts';
@@ -10,12 +9,13 @@ import type { Config } from '../platform/config.ts';
 import { createPool, type Pool, type TransactionOptions } from '../platform/db.ts';
 import { createNoLock, createRedlock, type Lock } from '../platform/lock.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
-import { createRedis } from '../platform/redis.ts';
+import { Cluster, createBullmqRedis, createRedis, type RedisClient } from '../platform/redis.ts';
 
 export interface CoreDeps {
   config: Config;
   pool: Pool;
-  redis: Redis;
+  /** BullMQ's connection (REDIS_URL, or the cluster of REDIS_CLUSTER_NODES): queues, rate limits, relay status. */
+  redis: RedisClient;
   queues: Map<string, Queue>;
   dispatcher: Dispatcher;
   lock: Lock;
@@ -33,7 +33,7 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
     applicationName: `order-engine-${role}`,
   });
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createBullmqRedis(config);
   const defaults = jobOptions(queueLimitsFrom(config));
   const queues = new Map<string, Queue>(
     queueNames.map((name) => [
@@ -46,6 +46,10 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     batchSizeMax: config.OUTBOX_BATCH_SIZE_MAX,
     redeliverAfterMs: config.OUTBOX_REDELIVER_AFTER_MS,
   });
+  // Each (re)connect, the first included: Redis may be back without the jobs it was handed. On a
+  // cluster, a node that left the slot map (a master failed over) may have taken its last writes along.
+  redis.on('ready', () => dispatcher.redeliverHandedOver());
+  if (redis instanceof Cluster) redis.on('-node', () => dispatcher.redeliverHandedOver());
   // Lock clients fail fast when a node is down, so a quorum of the others still answers.
   const lock = config.REDLOCK_ENABLED
     ? createRedlock(

@@ -1,6 +1,7 @@
 // `npm run services:up | services:down | services:status`: the local PostgreSQL, Redis nodes and Kafka
 // that the engine and its tests need, and the tests' OS tools (chromium, promtool). Starts only what is
-// missing and stops only what it started.
+// missing and stops only what it started. `-- --redis-cluster` adds a local Redis Cluster for BullMQ
+// (REDIS_CLUSTER_NODES, else six nodes on 7300-7305); status and down include it whenever it is ours.
 import { performance } from 'node:perf_hooks';
 import { loadConfigOrExit, type Config } from '../platform/config.ts';
 import { ensureTopic, kafkaStatus, startKafka, stopKafka } from '../local-infra/kafka.local.ts';
@@ -12,6 +13,14 @@ import {
   postgresTarget,
 } from '../local-infra/postgres.local.ts';
 import { ensureStatementStats } from '../local-infra/postgres-statements.local.ts';
+import {
+  clusterLayout,
+  defaultClusterUrls,
+  ensureRedisCluster,
+  redisClusterStatuses,
+  stopRedisCluster,
+  type ClusterLayout,
+} from '../local-infra/redis-cluster.local.ts';
 import {
   ensureRedisNode,
   maxMemoryPolicy,
@@ -25,6 +34,7 @@ import { formatDuration } from '../local-infra/wait.ts';
 
 const verbs = ['up', 'down', 'status'] as const;
 type Verb = (typeof verbs)[number];
+const clusterFlag = '--redis-cluster';
 const topicPartitionCount = 6;
 
 function print(line: string): void {
@@ -62,7 +72,33 @@ function redisUrls(config: Config): string[] {
   return [...byAddress.values()];
 }
 
-async function up(config: Config): Promise<void> {
+/** The local cluster's nodes: REDIS_CLUSTER_NODES when set, else the default six. */
+function clusterOf(config: Config): ClusterLayout {
+  return clusterLayout(config.REDIS_CLUSTER_NODES ?? defaultClusterUrls);
+}
+
+/** Asked for with --redis-cluster, configured for the engine, or running as ours: then it is in the picture. */
+async function clusterInPicture(config: Config, flagged: boolean): Promise<ClusterLayout | null> {
+  if (flagged || config.REDIS_CLUSTER_NODES !== undefined) return clusterOf(config);
+  const layout = clusterOf(config);
+  const statuses = await redisClusterStatuses(layout);
+  return statuses.some((s) => s.ours) ? layout : null;
+}
+
+async function upCluster(config: Config): Promise<void> {
+  const layout = clusterOf(config);
+  const first = layout.nodes[0]?.address ?? '';
+  await step(
+    `redis cluster ${first}+${layout.nodes.length - 1}`,
+    () => ensureRedisCluster(layout, progress),
+    describeStart,
+  );
+  if (config.REDIS_CLUSTER_NODES === undefined) {
+    print(`    ... for the engine to run BullMQ on it: REDIS_CLUSTER_NODES=${defaultClusterUrls.join(',')}`);
+  }
+}
+
+async function up(config: Config, flagged: boolean): Promise<void> {
   const postgres = postgresTarget(config.DATABASE_URL);
   await step(`postgres ${postgres.address}`, () => ensurePostgresRunning(postgres, progress), describeStart);
   await step(
@@ -81,7 +117,8 @@ async function up(config: Config): Promise<void> {
     () => ensureStatementStats(postgres, progress),
     (detail) => detail,
   );
-  const bullmqAddress = redisNode(config.REDIS_URL).address;
+  // On a cluster, BullMQ leaves REDIS_URL's node alone; it still runs (often a Redlock node too).
+  const bullmqAddress = config.REDIS_CLUSTER_NODES === undefined ? redisNode(config.REDIS_URL).address : null;
   for (const url of redisUrls(config)) {
     const node = redisNode(url);
     const isBullmqNode = node.address === bullmqAddress;
@@ -95,6 +132,7 @@ async function up(config: Config): Promise<void> {
       (result) => `${describeStart(result)}${isBullmqNode ? '; maxmemory-policy noeviction (BullMQ node)' : ''}`,
     );
   }
+  if (flagged || config.REDIS_CLUSTER_NODES !== undefined) await upCluster(config);
   const brokers = config.KAFKA_BROKERS;
   await step(`kafka ${brokers[0] ?? ''}`, () => startKafka({ brokers, onProgress: progress }), describeStart);
   const topic = config.KAFKA_TOPIC_ORDER_EVENTS;
@@ -111,8 +149,16 @@ async function up(config: Config): Promise<void> {
   );
 }
 
-/** Stops Kafka and the Redlock-only Redis nodes when ours; PostgreSQL and the BullMQ node stay up. */
-async function down(config: Config): Promise<void> {
+/** Stops Kafka, the Redlock-only Redis nodes and the cluster when ours; PostgreSQL and the BullMQ node stay up. */
+async function down(config: Config, flagged: boolean): Promise<void> {
+  const cluster = await clusterInPicture(config, flagged);
+  if (cluster !== null) {
+    for (const { node, result } of await stopRedisCluster(cluster)) {
+      print(
+        `  redis cluster ${node.address}: ${result.pid === undefined ? result.action : `${result.action} pid ${result.pid}`}`,
+      );
+    }
+  }
   const brokers = config.KAFKA_BROKERS;
   await step(
     `kafka ${brokers[0] ?? ''}`,
@@ -148,15 +194,17 @@ function toolLine(status: OsToolStatus): string {
 }
 
 /** One line per service and OS tool; resolves to false when any of them is down or missing. */
-async function status(config: Config): Promise<boolean> {
+async function status(config: Config, flagged: boolean): Promise<boolean> {
   const statuses: ServiceStatus[] = [await postgresStatus(postgresTarget(config.DATABASE_URL))];
   for (const url of redisUrls(config)) {
     const nodeStatus = await redisNodeStatus(url);
-    if (url === config.REDIS_URL && nodeStatus.up) {
+    if (url === config.REDIS_URL && nodeStatus.up && config.REDIS_CLUSTER_NODES === undefined) {
       nodeStatus.detail = `BullMQ node, maxmemory-policy ${(await maxMemoryPolicy(url)) ?? 'unknown'}`;
     }
     statuses.push(nodeStatus);
   }
+  const cluster = await clusterInPicture(config, flagged);
+  if (cluster !== null) statuses.push(...(await redisClusterStatuses(cluster)));
   statuses.push(await kafkaStatus(config.KAFKA_BROKERS));
   for (const entry of statuses) print(statusLine(entry));
   const tools = await osToolStatuses();
@@ -169,10 +217,11 @@ function isVerb(value: string | undefined): value is Verb {
 }
 
 async function main(): Promise<void> {
-  const verb = process.argv[2];
-  if (!isVerb(verb)) {
+  const [verb, ...flags] = process.argv.slice(2);
+  const unknown = flags.filter((flag) => flag !== clusterFlag);
+  if (!isVerb(verb) || unknown.length > 0) {
     process.stderr.write(
-      `usage: tsx src/main/services.main.ts ${verbs.join('|')} (got ${JSON.stringify(verb ?? '')})\n`,
+      `usage: tsx src/main/services.main.ts ${verbs.join('|')} [${clusterFlag}] (got ${JSON.stringify(process.argv.slice(2).join(' '))})\n`,
     );
     process.exitCode = 64;
     return;
@@ -181,10 +230,11 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   print(`services:${verb}`);
   try {
-    if (verb === 'up') await up(config);
-    if (verb === 'down') await down(config);
+    const flagged = flags.includes(clusterFlag);
+    if (verb === 'up') await up(config, flagged);
+    if (verb === 'down') await down(config, flagged);
     // LSB convention: status exits 3 when a service is not running.
-    if (verb === 'status' && !(await status(config))) process.exitCode = 3;
+    if (verb === 'status' && !(await status(config, flagged))) process.exitCode = 3;
   } catch (error) {
     const failure = error instanceof ServiceError ? error : new ServiceError('services', String(error));
     if (failure.details !== undefined) process.stderr.write(`${failure.details}\n`);

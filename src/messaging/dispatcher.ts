@@ -2,7 +2,10 @@
 // commit and writes nothing back: the jobId is the message id, so handing a row over twice adds
 // one job, and the receiver's inbox drops any second run. What the fast path leaves behind (a
 // crash between commit and dispatch, a Redis blip, a job lost with Redis' data) and every timer
-// are handed over by the sweeper, which finds them by the receiver's processed_at mark.
+// are handed over by the sweeper, which finds them by the receiver's processed_at mark. When BullMQ's
+// Redis (re)connects, it may have come back without its jobs (restarted empty, flushed, failed
+// over before replicating): every row handed over before then and still unprocessed is handed over
+// again at the next sweep, not OUTBOX_REDELIVER_AFTER_MS later (a timer lost so would be late by it).
 import type { Queue } from 'bullmq';
 import { withTransaction, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -14,6 +17,12 @@ export interface Dispatcher {
   dispatch(rows: OutboxRow[]): Promise<void>;
   /** One sweep; returns how many rows it handed over. */
   sweep(): Promise<number>;
+}
+
+/** The dispatcher on BullMQ's Redis, told when that Redis (re)connects. */
+export interface RedisDispatcher extends Dispatcher {
+  /** BullMQ's Redis (re)connected: the next sweeps hand over again every row handed over before now. */
+  redeliverHandedOver(): void;
 }
 
 export type DispatcherOptions = Omit<SweepLimits, 'limit'> & { batchSizeMax: number };
@@ -49,7 +58,12 @@ export function createDispatcher(
   queues: ReadonlyMap<string, Queue>,
   logger: Logger,
   options: DispatcherOptions,
-): Dispatcher {
+): RedisDispatcher {
+  // A new process cannot know what Redis kept while no process ran: its first sweep asks too, so it
+  // need not wait for the connection's 'ready', which may come just after that sweep began.
+  let redeliverAsked = true;
+  // The database's clock when the last (re)connect was seen: swept_at is on that clock too.
+  let redeliverBefore: Date | null = null;
   return {
     async dispatch(rows) {
       // Timers wait in the outbox until they are due; the sweeper hands them over then.
@@ -63,7 +77,11 @@ export function createDispatcher(
     },
     async sweep() {
       return withTransaction(pool, async (client) => {
-        const rows = await claimRowsToSweep(client, { ...options, limit: options.batchSizeMax });
+        if (redeliverAsked) {
+          redeliverBefore = (await client.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
+          redeliverAsked = false;
+        }
+        const rows = await claimRowsToSweep(client, { ...options, redeliverBefore, limit: options.batchSizeMax });
         if (rows.length === 0) return 0;
         await addJobs(queues, rows);
         await markSwept(
@@ -72,6 +90,9 @@ export function createDispatcher(
         );
         return rows.length;
       });
+    },
+    redeliverHandedOver() {
+      redeliverAsked = true;
     },
   };
 }

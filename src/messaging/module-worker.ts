@@ -3,9 +3,8 @@
 // permanent errors into UnrecoverableError (no retry), and records every job that ends failed in
 // dead_letters, so nothing is dropped silently.
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createWorker } from '../platform/bullmq.ts';
-import { onBullmqError, redisDependencyOf } from '../platform/redis.ts';
+import { onBullmqError, redisDependencyOf, type RedisClient } from '../platform/redis.ts';
 import type { Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { WorkerLimits } from '../../queues/job-options.ts';
@@ -23,7 +22,7 @@ export class PermanentError extends Error {
 
 export interface ModuleWorkerOptions {
   queue: QueueName;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   limits: WorkerLimits;
   groupCommit: GroupCommitOptions;

@@ -133,14 +133,20 @@ export interface SweepLimits {
   sweepAgeMs: number;
   /** A row handed over this long ago and still unprocessed lost its job (Redis lost its data, say). */
   redeliverAfterMs: number;
+  /**
+   * Rows handed over before this moment (the database's clock) are handed over again now, however
+   * recently: BullMQ's Redis (re)connected since, and may have come back without their jobs.
+   */
+  redeliverBefore?: Date | null;
   limit: number;
 }
 
 /**
  * Queue rows to hand over (again), locked until the transaction ends: timers that are due,
  * commands and answers that the fast path did not hand over (a crash between commit and dispatch,
- * a Redis blip), and rows handed over long ago whose job never ran. SKIP LOCKED lets sweepers
- * share the work and never waits on a receiver that is marking a row processed.
+ * a Redis blip), and rows handed over long ago, or before Redis last (re)connected, whose job never
+ * ran. Handing over a row whose job still exists adds nothing (the jobId is the message id). SKIP
+ * LOCKED lets sweepers share the work and never waits on a receiver that is marking a row processed.
  */
 export async function claimRowsToSweep(client: Client, limits: SweepLimits): Promise<OutboxRow[]> {
   const result = await client.query<OutboxRow>({
@@ -151,11 +157,12 @@ export async function claimRowsToSweep(client: Client, limits: SweepLimits): Pro
         AND due_at <= now()
         AND CASE WHEN swept_at IS NULL
                  THEN delay_ms > 0 OR due_at < now() - make_interval(secs => $1::double precision / 1000)
-                 ELSE swept_at < now() - make_interval(secs => $2::double precision / 1000) END
+                 ELSE swept_at < greatest(now() - make_interval(secs => $2::double precision / 1000),
+                                          $4::timestamptz) END
       ORDER BY due_at
       LIMIT $3
       FOR UPDATE SKIP LOCKED`,
-    values: [limits.sweepAgeMs, limits.redeliverAfterMs, limits.limit],
+    values: [limits.sweepAgeMs, limits.redeliverAfterMs, limits.limit, limits.redeliverBefore ?? null],
   });
   return result.rows;
 }

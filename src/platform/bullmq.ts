@@ -1,6 +1,6 @@
 // BullMQ factories. Every queue and worker gets its options spelled out by the caller (queues/).
 import { Queue, Worker, type JobsOptions, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import type { WorkerLimits } from '../../queues/job-options.ts';
 
 /**
@@ -14,7 +14,7 @@ export function bullPrefixOf(queuePrefix: string): string {
 
 export function createQueue(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   defaultJobOptions: JobsOptions,
   eventsMaxLen = 1_000,
@@ -34,7 +34,7 @@ export function createQueue(
 
 export function createWorker(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   processor: Processor,
   limits: WorkerLimits,

@@ -42,6 +42,8 @@ export const configSchema = z
     PG_TX_RETRY_BACKOFF_MS: integer(1, 10_000).default(20),
 
     REDIS_URL: url(['redis:']).default('redis://127.0.0.1:6379'),
+    // Set: BullMQ (and the rate limits, the relay's heartbeat) run on this Redis Cluster instead of REDIS_URL.
+    REDIS_CLUSTER_NODES: list(url(['redis:'])).optional(),
     REDLOCK_NODES: list(url(['redis:'])).default([
       'redis://127.0.0.1:6379',
       'redis://127.0.0.1:6380',

@@ -3,7 +3,7 @@
 // One hash field per relay process: with several relays, one that sits idle (another holds the
 // partitions) must not overwrite the report of the one that just failed to reach the broker.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { KafkaLink } from './relay.ts';
 
 export const relayStatusTtlMs = 10_000;
@@ -30,7 +30,12 @@ export function relayInstanceId(): string {
   return `${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function writeRelayStatus(redis: Redis, prefix: string, instance: string, link: KafkaLink): Promise<void> {
+export async function writeRelayStatus(
+  redis: RedisClient,
+  prefix: string,
+  instance: string,
+  link: KafkaLink,
+): Promise<void> {
   const key = keyOf(prefix);
   const now = Date.now();
   const beat: RelayHeartbeat = { kafka: link, pid: process.pid, at: now };
@@ -40,7 +45,7 @@ export async function writeRelayStatus(redis: Redis, prefix: string, instance: s
   await multi.exec();
 }
 
-export async function clearRelayStatus(redis: Redis, prefix: string, instance: string): Promise<void> {
+export async function clearRelayStatus(redis: RedisClient, prefix: string, instance: string): Promise<void> {
   await redis.hdel(keyOf(prefix), instance);
 }
 
@@ -48,7 +53,7 @@ export async function clearRelayStatus(redis: Redis, prefix: string, instance: s
  * 'ok' when at least one live relay runs and none of them finds Kafka down; 'degraded' otherwise.
  * Never 'down': the API still serves.
  */
-export async function readRelayStatus(redis: Redis, prefix: string): Promise<'ok' | 'degraded'> {
+export async function readRelayStatus(redis: RedisClient, prefix: string): Promise<'ok' | 'degraded'> {
   const { live } = liveHeartbeats(await redis.hgetall(keyOf(prefix)), Date.now());
   if (live.length === 0) return 'degraded';
   return live.some((beat) => beat.kafka === 'down') ? 'degraded' : 'ok';

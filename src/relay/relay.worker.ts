@@ -4,7 +4,6 @@
 // outbox, the inbox, notification_inbox and idempotency_keys. Any number of relay processes may run: a run takes the partitions
 // no other relay holds (advisory locks), so one at a time publishes a partition.
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { bullPrefixOf } from '../platform/bullmq.ts';
 import type { Config } from '../platform/config.ts';
 import type { Pool } from '../platform/db.ts';
@@ -13,7 +12,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { listen } from '../platform/listen.ts';
 import { outages } from '../platform/outage.ts';
-import { isRedisConnectionError, onBullmqError, redisDependencyOf } from '../platform/redis.ts';
+import { isRedisConnectionError, onBullmqError, redisDependencyOf, type RedisClient } from '../platform/redis.ts';
 import {
   legacyPollSchedulerIds,
   outboxRelayJobOptions,
@@ -30,7 +29,7 @@ import { clearRelayStatus, relayInstanceId, writeRelayStatus } from './relay.sta
 export interface RelayProcessDeps {
   config: Config;
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   metrics?: Metrics;
 }

@@ -3,7 +3,7 @@
 // row must stay (rule d of migrations/013_retention.sql). Every job of a message has the message id
 // as its job id (the dispatcher's rule, and the redrive's), and the consumer is the queue's name.
 import { QueueKeys } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { bullPrefixOf } from '../platform/bullmq.ts';
 
 export interface QueuedMessage {
@@ -20,7 +20,7 @@ export const queuedKeyOf = (message: QueuedMessage): string => `${message.consum
  * every row, which is the safe side.
  */
 export async function messagesWithJobs(
-  redis: Redis,
+  redis: RedisClient,
   queuePrefix: string,
   messages: readonly QueuedMessage[],
 ): Promise<Set<string>> {

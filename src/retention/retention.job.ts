@@ -4,7 +4,7 @@
 // scheduler. Deletes go in batches of PRUNE_BATCH_MAX rows, each its own short transaction, and a
 // run looks at no more than PRUNE_RUN_ROWS_MAX rows per table: a backlog drains over several runs
 // and never holds a long transaction. One run at a time fleet-wide (an advisory lock).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { deleteInboxRows, inboxPruneCandidates, type InboxRowKey } from '../messaging/inbox-retention.sql.ts';
 import { pruneNotificationInbox } from '../notifications/notifications.sql.ts';
 import { pruneExpiredKeys } from '../orders/order-keys.sql.ts';
@@ -44,7 +44,7 @@ export function retentionSettingsOf(config: Config): RetentionSettings {
 export interface RetentionDeps {
   pool: Pool;
   /** BullMQ's Redis, where the inbox rule looks for jobs of a message. */
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   /** The order-events topic, and how to read its redelivery window from Kafka. */
   topic: string;

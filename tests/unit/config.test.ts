@@ -31,6 +31,8 @@ describe('loadConfig: defaults and coercion', () => {
       PAYMENT_DEADLINE_MS: 120_000,
       PAYMENT_SIM_DECLINE_RATE: 0,
     });
+    // BullMQ on REDIS_URL's node unless a cluster is named.
+    expect(config.REDIS_CLUSTER_NODES).toBeUndefined();
   });
 
   it('treats an empty value as unset', () => {
@@ -46,6 +48,10 @@ describe('loadConfig: defaults and coercion', () => {
     [{ REDLOCK_ENABLED: 'true' }, { REDLOCK_ENABLED: true }],
     [{ REDLOCK_NODES: 'redis://a:1, redis://b:2,' }, { REDLOCK_NODES: ['redis://a:1', 'redis://b:2'] }],
     [{ KAFKA_BROKERS: 'k1:9092,k2:9093' }, { KAFKA_BROKERS: ['k1:9092', 'k2:9093'] }],
+    [
+      { REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7300, redis://127.0.0.1:7301' },
+      { REDIS_CLUSTER_NODES: ['redis://127.0.0.1:7300', 'redis://127.0.0.1:7301'] },
+    ],
     [{ PAYMENT_SIM_DECLINE_RATE: '0.25' }, { PAYMENT_SIM_DECLINE_RATE: 0.25 }],
   ])('reads %j', (env, expected) => {
     expect(loadConfig(env)).toMatchObject(expected);
@@ -60,6 +66,8 @@ describe('loadConfig: a malformed value is one line that names the variable', ()
     ['HTTP_PORT', '80\n81'],
     ['REDLOCK_NODES', 'http://x'],
     ['REDLOCK_NODES', ','],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:7300'],
+    ['REDIS_CLUSTER_NODES', 'redis://127.0.0.1:7300,http://127.0.0.1:7301'],
     ['REDLOCK_ENABLED', 'yes'],
     ['PAYMENT_SIM_DECLINE_RATE', '2'],
     ['PAYMENT_SIM_DECLINE_RATE', 'abc'],
