@@ -48,40 +48,84 @@ function merged(order: OrderRow, change: OrderChange | null): OrderRow {
   return change === null || change.version <= order.version ? order : { ...order, ...change };
 }
 
-export function createOrderWaiter(pool: Pool, options: OrderWaiterOptions): OrderWaiter {
-  const watching = new Map<string, Set<Watching>>();
-  let backstop: NodeJS.Timeout | null = null;
-  let polling = false;
+/** The requests watching orders and what each has heard. No I/O: the waiter feeds it. */
+class Watches {
+  private readonly byOrder = new Map<string, Set<Watching>>();
 
-  function hear(change: OrderChange): void {
-    for (const w of watching.get(change.id) ?? []) {
+  ids(): string[] {
+    return [...this.byOrder.keys()];
+  }
+
+  get size(): number {
+    return this.byOrder.size;
+  }
+
+  /** A change the database told or the poll read: ends every wait it satisfies. */
+  hear(change: OrderChange): void {
+    for (const w of this.byOrder.get(change.id) ?? []) {
       w.heard = newer(w.heard, change);
       if (w.waiting === null) continue;
       const order = merged(w.waiting.order, w.heard);
-      if (w.waiting.done(order)) finish(w, order);
+      if (w.waiting.done(order)) this.finish(w, order);
     }
   }
 
-  function finish(w: Watching, order: OrderRow): void {
+  add(id: string, onWait: () => void): OrderWatch {
+    const w: Watching = { id, heard: null, waiting: null };
+    this.byOrder.set(id, (this.byOrder.get(id) ?? new Set()).add(w));
+    return {
+      until: (order, waitMs, done) => {
+        const now = merged(order, w.heard);
+        if (waitMs <= 0 || done(now)) {
+          this.forget(w);
+          return Promise.resolve(now);
+        }
+        onWait();
+        return new Promise<OrderRow>((resolve) => {
+          const timer = setTimeout(() => {
+            if (w.waiting !== null) this.finish(w, merged(w.waiting.order, w.heard));
+          }, waitMs);
+          w.waiting = { order: now, done, resolve, timer };
+        });
+      },
+      cancel: () => this.forget(w),
+    };
+  }
+
+  /** Ends every wait with the order as it is known. */
+  endAll(): void {
+    for (const set of [...this.byOrder.values()]) {
+      for (const w of [...set]) if (w.waiting !== null) this.finish(w, w.waiting.order);
+    }
+    this.byOrder.clear();
+  }
+
+  private finish(w: Watching, order: OrderRow): void {
     const waiting = w.waiting;
-    forget(w);
+    this.forget(w);
     waiting?.resolve(order);
   }
 
-  function forget(w: Watching): void {
+  private forget(w: Watching): void {
     if (w.waiting !== null) clearTimeout(w.waiting.timer);
     w.waiting = null;
-    const set = watching.get(w.id);
+    const set = this.byOrder.get(w.id);
     set?.delete(w);
-    if (set?.size === 0) watching.delete(w.id);
+    if (set?.size === 0) this.byOrder.delete(w.id);
   }
+}
+
+export function createOrderWaiter(pool: Pool, options: OrderWaiterOptions): OrderWaiter {
+  const watches = new Watches();
+  let backstop: NodeJS.Timeout | null = null;
+  let polling = false;
 
   async function poll(): Promise<void> {
     if (polling) return;
     polling = true;
     try {
-      const ids = [...watching.keys()];
-      if (ids.length > 0) for (const change of await orderChanges(pool, ids)) hear(change);
+      const ids = watches.ids();
+      if (ids.length > 0) for (const change of await orderChanges(pool, ids)) watches.hear(change);
     } catch (error) {
       options.logger.debug({ err: error }, 'order waiter poll failed; the next one retries');
     } finally {
@@ -92,16 +136,17 @@ export function createOrderWaiter(pool: Pool, options: OrderWaiterOptions): Orde
   const onNotify = (payload?: string) => {
     if (payload === undefined) return void poll(); // (re)connected: a change may have been missed
     const change = parseChange(payload);
-    if (change !== null) hear(change);
+    if (change !== null) watches.hear(change);
   };
   const listener =
     options.listenUrl === undefined
       ? null
       : listen(options.listenUrl, orderStatusChannel, options.logger, onNotify, 'order-engine-api-waiter');
 
+  // The backstop polls only while somebody waits.
   const ensureBackstop = () => {
     backstop ??= setInterval(() => {
-      if (watching.size === 0 && backstop !== null) {
+      if (watches.size === 0 && backstop !== null) {
         clearInterval(backstop);
         backstop = null;
         return;
@@ -111,31 +156,10 @@ export function createOrderWaiter(pool: Pool, options: OrderWaiterOptions): Orde
   };
 
   return {
-    watch(id) {
-      const w: Watching = { id, heard: null, waiting: null };
-      watching.set(id, (watching.get(id) ?? new Set()).add(w));
-      return {
-        until(order, waitMs, done) {
-          const now = merged(order, w.heard);
-          if (waitMs <= 0 || done(now)) {
-            forget(w);
-            return Promise.resolve(now);
-          }
-          ensureBackstop();
-          return new Promise<OrderRow>((resolve) => {
-            const timer = setTimeout(() => {
-              if (w.waiting !== null) finish(w, merged(w.waiting.order, w.heard));
-            }, waitMs);
-            w.waiting = { order: now, done, resolve, timer };
-          });
-        },
-        cancel: () => forget(w),
-      };
-    },
+    watch: (id) => watches.add(id, ensureBackstop),
     async close() {
       if (backstop !== null) clearInterval(backstop);
-      for (const set of [...watching.values()]) for (const w of [...set]) if (w.waiting) finish(w, w.waiting.order);
-      watching.clear();
+      watches.endAll();
       await listener?.close();
     },
   };

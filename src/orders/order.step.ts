@@ -5,7 +5,7 @@ import { orderMachine } from '../../machines/order.machine.ts';
 import { stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderContext, OrderEvent, OrderInput, OrderStatus } from '../../machines/order.types.ts';
 import { messageIdFor, type OutgoingMessage } from '../../queues/message.ts';
-import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../relay/event-envelope.ts';
+import { eventSchemaVersion, isOrderEventType, type OrderEventEnvelope } from '../../queues/order-events.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 

@@ -109,13 +109,8 @@ describe('the import graph', () => {
   });
 
   it('has no circle between the modules of src/', () => {
-    // order.step.ts (the hot-path rewrite's) still imports the event contract through relay's
-    // re-export; that one edge would close relay -> retention -> orders -> relay. It goes when the
-    // step imports queues/order-events.ts.
-    const awaitingItsOwner = new Set(['src/orders/order.step.ts -> src/relay/event-envelope.ts']);
     const byModule = new Map<string, Set<string>>();
     for (const e of edges) {
-      if (awaitingItsOwner.has(`${e.from} -> ${e.to}`)) continue;
       const [from, to] = [moduleOf(e.from), moduleOf(e.to)];
       if (from === to || !from.startsWith('src/')) continue;
       byModule.set(from, (byModule.get(from) ?? new Set()).add(to));
@@ -168,9 +163,7 @@ describe('SQL', () => {
 
 describe('functions', () => {
   it('none in src/ runs over 70 lines', () => {
-    // order-waiter.ts belongs to the hot-path rewrite, which splits it as it changes it.
-    const rewrittenElsewhere = new Set(['src/api/order-waiter.ts:createOrderWaiter']);
-    const long = longFunctions('src', 70).filter((f) => !rewrittenElsewhere.has(`${f.file}:${f.name}`));
+    const long = longFunctions('src', 70);
     expect(long.map((f) => `${f.file}:${f.line} ${f.name}: ${f.lines} lines`)).toEqual([]);
   });
 });
