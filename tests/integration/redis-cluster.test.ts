@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntilFinal } from '../../chaos/invariants.ts';
 import { createCoupon } from '../../src/coupons/coupons.create.ts';
 import { redisClusterNodePaths } from '../../src/local-infra/paths.ts';
 import { livePidFromFile } from '../../src/local-infra/process.local.ts';
@@ -199,6 +200,14 @@ async function killMasterOf(key: string): Promise<{ killed: RedisNode; promoted:
 }
 
 async function expectOutcomes(outcomes: Outcome[]): Promise<void> {
+  // The load's orders are final; a cancel after confirmation may still be refunding on a loaded machine.
+  expect(
+    await waitUntilFinal(
+      rig.core.pool,
+      outcomes.map((o) => o.id),
+      60_000,
+    ),
+  ).toEqual([]);
   const rows = await rig.core.pool.query<Outcome & { reason: string | null }>(
     'SELECT id::text, status, failure_reason AS reason FROM orders WHERE id = ANY($1::uuid[])',
     [outcomes.map((o) => o.id)],

@@ -1,5 +1,6 @@
 // Fresh Kafka topics per test and a reader that collects what reached them.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { createKafka } from '../../src/platform/kafka.ts';
 import type { Config } from '../../src/platform/config.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
@@ -35,11 +36,23 @@ export async function createTopic(config: Config, partitions = 6): Promise<strin
   return topic;
 }
 
+/**
+ * Deletes the topic and the outbox rows still waiting for it. The relay sends in id order and waits
+ * out a missing topic as an outage (the producer never creates one), so a row left for a deleted
+ * topic would hold back every later file's events in the shared database.
+ */
 export async function deleteTopic(config: Config, topic: string): Promise<void> {
   const admin = kafkaOf(config).admin();
   await admin.connect();
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.disconnect();
+  const db = new pg.Client({ connectionString: config.DATABASE_URL });
+  await db.connect();
+  try {
+    await db.query(`DELETE FROM outbox WHERE destination = $1 AND published_at IS NULL`, [`kafka:${topic}`]);
+  } finally {
+    await db.end();
+  }
 }
 
 /** Reads the topic from the beginning until `done(messages)` or the timeout. */
