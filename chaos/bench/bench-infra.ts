@@ -3,6 +3,9 @@
 // Kafka topic the relay publishes to.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { redisClusterNodePaths } from '../../src/local-infra/paths.ts';
+import { livePidFromFile } from '../../src/local-infra/process.local.ts';
+import { clusterLayout, isClusterFormed, masterOfKey } from '../../src/local-infra/redis-cluster.local.ts';
 import { createKafka } from '../../src/platform/kafka.ts';
 import { createRedis, type Redis } from '../../src/platform/redis.ts';
 import { pollUntil } from './bench-support.ts';
@@ -59,6 +62,35 @@ export async function startPrivateRedis(firstPort: number): Promise<PrivateRedis
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
       await exited;
+    },
+  };
+}
+
+/**
+ * BullMQ on the local Redis Cluster (`npm run services:up -- --redis-cluster`) instead of a private
+ * node. Every queue key carries the `{prefix}` hash tag, so one master serves them all: its INFO
+ * commandstats and its redis-server's CPU are what the run counts (replication to its replica is
+ * not). `prefix` should be new for the run, as the cluster keeps earlier runs' keys.
+ */
+export async function clusterRedis(urls: readonly string[], prefix: string): Promise<PrivateRedis> {
+  const layout = clusterLayout(urls);
+  if (!(await isClusterFormed(layout))) {
+    throw new Error(`no formed Redis Cluster at ${urls.join(', ')}: run npm run services:up -- --redis-cluster`);
+  }
+  const master = await masterOfKey(layout.nodes[0]!, `{${prefix}}:orders:meta`);
+  const node = layout.nodes.find((n) => n.address === master.address);
+  const pid = node && livePidFromFile(redisClusterNodePaths(node.port, layout.baseDir).pidFile, 'redis-server');
+  if (node === undefined || pid === undefined) {
+    throw new Error(`the cluster master ${master.address} is not a node this machine started (no pid file)`);
+  }
+  const client = createRedis(node.url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  return {
+    url: node.url,
+    pid,
+    client,
+    async stop() {
+      client.disconnect();
     },
   };
 }

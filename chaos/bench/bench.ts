@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/platform/config.ts';
 import { signToken } from '../../src/platform/auth.ts';
 import { freshDatabase, maintenanceUrl, median, wipeableBenchDatabaseUrl } from './bench-support.ts';
-import { ensureTopic, startPrivateRedis } from './bench-infra.ts';
+import { defaultClusterUrls } from '../../src/local-infra/redis-cluster.local.ts';
+import { clusterRedis, ensureTopic, startPrivateRedis } from './bench-infra.ts';
 import { Monitor, StatsReader } from './counters.ts';
 import { engineLayouts, stopChildrenOnSignal, type EngineLayout } from './engine-processes.ts';
 import { customerIds } from './load.ts';
@@ -24,8 +25,11 @@ import { perOrder, renderTables, say, startProgress, writeResults, type PairResu
 
 const usage = `usage: npm run bench -- [--quick] [--engine one-process|per-role] [--pairs N] [--clients N]
        [--products N] [--seconds S] [--latency-seconds S] [--warmup-seconds S] [--no-hot] [--hot] [--port P] [--seed N]
+       [--redis-cluster]
   --engine: how the engine runs, as \`npm run up\` (one-process) or \`npm run supervise\` (per-role) runs it;
-            a full run does both, a quick run one-process unless told`;
+            a full run does both, a quick run one-process unless told
+  --redis-cluster: BullMQ on the local Redis Cluster (REDIS_CLUSTER_NODES, default 127.0.0.1:7300-7305;
+            \`npm run services:up -- --redis-cluster\` starts it) instead of a private redis-server`;
 
 /** A wrong command line: one line and exit 64, no stack. */
 class UsageError extends Error {}
@@ -47,6 +51,7 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
         'no-hot': { type: 'boolean' },
         port: { type: 'string', default: '3190' },
         seed: { type: 'string', default: '42' },
+        'redis-cluster': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     });
@@ -89,6 +94,7 @@ function settingsFrom(argv: string[]): BenchSettings & { port: number } {
     seed: Math.round(number('seed', values.seed, 42)),
     port: Math.round(number('port', values.port, 3190)),
     engines,
+    redisCluster: values['redis-cluster'] === true,
   };
 }
 
@@ -140,13 +146,19 @@ function problemsOf(phases: PhaseResult[]): string[] {
 }
 
 /** The settings every engine process of the run gets. */
-function engineEnvFor(port: number, databaseUrl: string, topic: string, redisUrl: string): Record<string, string> {
+function engineEnvFor(
+  port: number,
+  databaseUrl: string,
+  topic: string,
+  bullmq: { redisUrl: string; queuePrefix: string; clusterNodes?: readonly string[] },
+): Record<string, string> {
   // The engine's own defaults otherwise, rate limits included: the bench's customers order as a
   // checkout's would, each with a token of its own, and must stay under every limit.
   return {
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'bench',
+    REDIS_URL: bullmq.redisUrl,
+    ...(bullmq.clusterNodes === undefined ? {} : { REDIS_CLUSTER_NODES: bullmq.clusterNodes.join(',') }),
+    QUEUE_PREFIX: bullmq.queuePrefix,
     KAFKA_TOPIC_ORDER_EVENTS: topic,
     // Its own consumer group: the shared brokers' group 'notifications' has other engines' members.
     KAFKA_NOTIFICATIONS_GROUP_ID: process.env.KAFKA_NOTIFICATIONS_GROUP_ID ?? 'notifications-bench',
@@ -197,6 +209,20 @@ function report(
   return problems.length === 0 ? 0 : 1;
 }
 
+/** BullMQ's Redis for the run: a private redis-server, or the local cluster with a queue prefix of the run's own. */
+async function bullmqRedis(settings: BenchSettings, runTag: string) {
+  if (!settings.redisCluster) {
+    const redis = await startPrivateRedis(Number(process.env.BENCH_REDIS_PORT ?? 6391));
+    say(`BullMQ on a private redis-server at ${redis.url}`);
+    return { redis, queuePrefix: process.env.QUEUE_PREFIX ?? 'bench', clusterNodes: undefined };
+  }
+  const clusterNodes = process.env.REDIS_CLUSTER_NODES?.split(',').map((u) => u.trim()) ?? defaultClusterUrls;
+  const queuePrefix = `bench-${runTag}`;
+  const redis = await clusterRedis(clusterNodes, queuePrefix);
+  say(`BullMQ on the Redis Cluster ${clusterNodes.join(',')}: queues under {${queuePrefix}}, served by ${redis.url}`);
+  return { redis, queuePrefix, clusterNodes };
+}
+
 async function main(): Promise<number> {
   const settings = settingsFrom(process.argv.slice(2));
   stopChildrenOnSignal();
@@ -210,12 +236,17 @@ async function main(): Promise<number> {
   say(`machine: ${cpus().length} CPUs, load average ${load1?.toFixed(1)}: figures from a busy machine are noise`);
   const setupPool = await freshDatabase(databaseUrl);
   await setupPool.end();
-  const redis = await startPrivateRedis(Number(process.env.BENCH_REDIS_PORT ?? 6391));
+  const runTag = `r${randomUUID().slice(0, 6)}`;
+  const bullmq = await bullmqRedis(settings, runTag);
+  const redis = bullmq.redis;
   const closers: (() => Promise<unknown>)[] = [() => redis.stop()];
   const stopProgress = startProgress(runStartedAt);
   try {
-    say(`BullMQ on a private redis-server at ${redis.url}`);
-    const engineEnv = engineEnvFor(settings.port, databaseUrl, topic, redis.url);
+    const engineEnv = engineEnvFor(settings.port, databaseUrl, topic, {
+      redisUrl: redis.url,
+      queuePrefix: bullmq.queuePrefix,
+      clusterNodes: bullmq.clusterNodes,
+    });
     const config = loadConfig({ ...process.env, ...engineEnv });
     await ensureTopic(config.KAFKA_BROKERS, topic);
     // Each customer orders with a token of its own, as a checkout would.
@@ -232,7 +263,7 @@ async function main(): Promise<number> {
     }
     const base = {
       settings,
-      runTag: `r${randomUUID().slice(0, 6)}`,
+      runTag,
       topic,
       apiUrl: `http://127.0.0.1:${settings.port}`,
       customerTokens,

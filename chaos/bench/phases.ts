@@ -40,6 +40,8 @@ export interface BenchSettings {
   startTimeoutMs: number;
   hot: boolean;
   seed: number;
+  /** BullMQ on the local Redis Cluster (REDIS_CLUSTER_NODES) instead of a private node. */
+  redisCluster: boolean;
 }
 
 export interface BenchContext {
