@@ -105,11 +105,13 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
   const base = { orderId: context.orderId, correlationId: at.correlationId };
   switch (action.type) {
     case 'command': {
-      const p = action.params as { queue: string; type: string; payload: Record<string, unknown> };
+      const p = action.params as { queue: string; type: string; payload: Record<string, unknown>; retry?: number };
+      // An operator's retry of an undo is a new message: the first one's id is spent (processed).
+      const key = p.retry !== undefined && p.retry > 0 ? `${p.type}.retry${p.retry}` : p.type;
       return [
         {
           ...base,
-          messageId: messageIdFor(context.orderId, p.type),
+          messageId: messageIdFor(context.orderId, key),
           type: p.type,
           payload: p.payload,
           destination: `queue:${p.queue}`,
