@@ -147,6 +147,22 @@ export async function insertDeadLetter(db: Queryable, letter: DeadLetterInput): 
   );
 }
 
+/**
+ * Deletes the order's dead letters whose message its consumer has settled (an escalated undo is
+ * claimed in its inbox): nothing is left to redrive once an operator resolved the order. Returns
+ * the message ids dropped.
+ */
+export async function dropSettledDeadLetters(client: Client, orderId: string): Promise<string[]> {
+  const result = await client.query<{ message_id: string }>(
+    `DELETE FROM dead_letters d
+      WHERE d.message_id LIKE $1 || '.%'
+        AND EXISTS (SELECT 1 FROM inbox i WHERE i.consumer = d.queue AND i.message_id = d.message_id)
+      RETURNING d.message_id`,
+    [orderId],
+  );
+  return result.rows.map((r) => r.message_id);
+}
+
 export interface SweepLimits {
   /** A command or answer still unprocessed this long after it was due was never handed over. */
   sweepAgeMs: number;
