@@ -82,8 +82,13 @@ const escalate = (step: UndoStep) =>
   ({
     'compensation.failed': { target: '#order.needsAttention', actions: { type: 'markAttention', params: { step } } },
   }) as const;
-const undoSteps = ['reversingLedger', 'refunding', 'restoringCoupon', 'releasingStock'] as const;
-const outcomes = ['rejected', 'failed', 'expired', 'cancelled'] as const;
+/** Each undo step, and where compensation goes on once it is done (or compensated by hand). */
+const undoSteps = [
+  ['reversingLedger', 'payment'],
+  ['refunding', 'coupon'],
+  ['restoringCoupon', 'stock'],
+  ['releasingStock', 'done'],
+] as const;
 
 export const orderMachine = setup({
   types: {
@@ -122,7 +127,10 @@ export const orderMachine = setup({
       attention: null,
       undoRetries: { ...context.undoRetries, [params.step]: (context.undoRetries?.[params.step] ?? 0) + 1 },
     })),
-    markResolved: assign({ attention: null }),
+    markCompensatedByHand: assign(({ context }, params: { step: UndoStep }) => ({
+      attention: null,
+      compensatedByHand: [...(context.compensatedByHand ?? []), params.step],
+    })),
   },
   guards: {
     hasCoupon: ({ context }) => context.couponCode !== null,
@@ -133,12 +141,9 @@ export const orderMachine = setup({
     ledgerPosted: ({ context }) => context.settled.ledger,
     stockCommitted: ({ context }) => context.settled.stock,
     outcomeIs: ({ context }, params: { outcome: Outcome }) => context.outcome === params.outcome,
-    /** An operator's resolve with this action, for an order halted at this step or heading to this outcome. */
-    resolvedAs: ({ context, event }, params: { action: ResolveAction; step?: UndoStep; outcome?: Outcome }) =>
-      event.type === 'order.resolve' &&
-      event.action === params.action &&
-      (params.step === undefined || context.attention?.step === params.step) &&
-      (params.outcome === undefined || context.outcome === params.outcome),
+    /** An operator's resolve with this action, for an order halted at this step. */
+    resolvedAs: ({ context, event }, params: { action: ResolveAction; step: UndoStep }) =>
+      event.type === 'order.resolve' && event.action === params.action && context.attention?.step === params.step,
   },
 }).createMachine({
   id: 'order',
@@ -303,26 +308,27 @@ export const orderMachine = setup({
         { target: 'cancelled' },
       ],
     },
-    // An undo could not be done: halted until an operator retries it or says the money was moved
-    // by hand (then the order ends with the outcome its compensation was heading to).
+    // An undo could not be done: halted until an operator retries it, or says it was done by hand
+    // outside the engine (money moved, a posting made); compensation then goes on with the next
+    // undo and ends with the outcome it was heading to (failed, cancelled, ...).
     needsAttention: {
       entry: publish('order.needs_attention', (c) => ({ ...c.attention, outcome: c.outcome })),
       on: {
         'order.resolve': [
           ...undoSteps.map(
-            (step) =>
+            ([step]) =>
               ({
                 guard: { type: 'resolvedAs', params: { action: 'retry', step } },
                 target: `#order.compensating.${step}`,
                 actions: { type: 'markRetry', params: { step } },
               }) as const,
           ),
-          ...outcomes.map(
-            (outcome) =>
+          ...undoSteps.map(
+            ([step, next]) =>
               ({
-                guard: { type: 'resolvedAs', params: { action: 'mark_compensated', outcome } },
-                target: outcome,
-                actions: 'markResolved',
+                guard: { type: 'resolvedAs', params: { action: 'mark_compensated', step } },
+                target: `#order.compensating.${next}`,
+                actions: { type: 'markCompensatedByHand', params: { step } },
               }) as const,
           ),
         ],

@@ -30,6 +30,8 @@ export interface OrderContext extends OrderInput {
   attention?: Attention | null;
   /** Per undo step, how often an operator asked for it again (0 when absent): part of its message id. */
   undoRetries?: Partial<Record<UndoStep, number>>;
+  /** Undo steps an operator marked as done by hand outside the engine (the invariants allow for them). */
+  compensatedByHand?: UndoStep[];
 }
 
 /** The compensating states that send an undo and wait for its answer. */

@@ -103,7 +103,7 @@ export const adminRouteSpecs: RouteSpec[] = [
     method: 'post',
     path: '/admin/orders/{id}/resolve',
     summary:
-      'Operator: resolve an order in needs_attention: retry the failed undo, or mark it compensated by hand (closes it failed or cancelled, no ledger row)',
+      'Operator: resolve an order in needs_attention: retry the failed undo, or mark it done by hand (no ledger row; the order then ends failed or cancelled)',
     tag: 'admin',
     access: 'admin',
     params: orderParams,

@@ -1,7 +1,8 @@
 // An operator resolves an order halted in needs_attention (an undo failed for good): `retry` sends
-// the failed undo again (under a message id of its own), `mark_compensated` says the money was
-// moved by hand outside the engine and closes the order with the outcome its compensation was
-// heading to, touching no ledger row. The order.resolve event, with the operator's note, is stepped
+// the failed undo again (under a message id of its own), `mark_compensated` says that undo was done
+// by hand outside the engine (money moved, a posting made): no ledger row is written for it, and
+// compensation goes on with the remaining undos (coupon, stock) to the outcome it was heading to,
+// failed or cancelled. The order.resolve event, with the operator's note, is stepped
 // in the route's transaction (its transition row keeps the note), with the caller's audit row and
 // the removal of the order's settled dead letters: all of it commits together, or none of it.
 import { err, ok, type Result } from '../domain/errors.ts';
