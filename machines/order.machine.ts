@@ -11,7 +11,7 @@ export type { OrderContext, OrderEvent, OrderInput };
 
 type Intent =
   | { type: 'command'; params: { queue: string; type: string; payload: Record<string, unknown>; retry?: number } }
-  | { type: 'publish'; params: { type: string; data: Record<string, unknown> } }
+  | { type: 'publish'; params: { type: string; data: Record<string, unknown>; key?: string } }
   | { type: 'schedule'; params: { type: string; delayMs: number } }
   | { type: 'withdraw'; params: { type: string } };
 
@@ -83,6 +83,9 @@ const escalate = (step: UndoStep) =>
     'compensation.failed': { target: '#order.needsAttention', actions: { type: 'markAttention', params: { step } } },
   }) as const;
 /** Each undo step, and where compensation goes on once it is done (or compensated by hand). */
+/** How often an operator resolved this order's escalations so far. */
+const resolutionsOf = (c: OrderContext) =>
+  Object.values(c.undoRetries ?? {}).reduce((sum, n) => sum + n, 0) + (c.compensatedByHand?.length ?? 0);
 const undoSteps = [
   ['reversingLedger', 'payment'],
   ['refunding', 'coupon'],
@@ -312,7 +315,15 @@ export const orderMachine = setup({
     // outside the engine (money moved, a posting made); compensation then goes on with the next
     // undo and ends with the outcome it was heading to (failed, cancelled, ...).
     needsAttention: {
-      entry: publish('order.needs_attention', (c) => ({ ...c.attention, outcome: c.outcome })),
+      // One event per escalation: an order can halt again after a retry or at a later undo.
+      entry: {
+        type: 'publish',
+        params: ({ context: c }) => ({
+          type: 'order.needs_attention',
+          data: { ...c.attention, outcome: c.outcome },
+          key: `order.needs_attention.${resolutionsOf(c)}`,
+        }),
+      },
       on: {
         'order.resolve': [
           ...undoSteps.map(

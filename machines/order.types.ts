@@ -70,11 +70,4 @@ export type OrderEvent =
   | { type: 'order.resolve'; action: ResolveAction; note: string; operator: string };
 
 export type OrderStatus =
-  | 'pending'
-  | 'confirmed'
-  | 'rejected'
-  | 'failed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled'
-  | 'needs_attention';
+  'pending' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'cancelling' | 'cancelled' | 'needs_attention';

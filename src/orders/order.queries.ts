@@ -181,9 +181,7 @@ export async function stuckOrderCount(db: Queryable, stuckAfterMs: number): Prom
 
 /** Orders halted in needs_attention (over the partial index orders_needs_attention, migration 018). */
 export async function needsAttentionCount(db: Queryable): Promise<number> {
-  const result = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM orders WHERE status = 'needs_attention'`,
-  );
+  const result = await db.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE status = 'needs_attention'`);
   return Number(result.rows[0]?.n ?? 0);
 }
 

@@ -132,9 +132,10 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
       ];
     }
     case 'publish': {
-      const p = action.params as { type: string; data: Record<string, unknown> };
+      const p = action.params as { type: string; data: Record<string, unknown>; key?: string };
       if (!isOrderEventType(p.type)) throw new Error(`the machine published an unknown event type ${p.type}`);
-      const id = messageIdFor(context.orderId, `event.${p.type}`);
+      // An event published once per order is keyed by its type; one that can recur names its own key.
+      const id = messageIdFor(context.orderId, `event.${p.key ?? p.type}`);
       const envelope: OrderEventEnvelope = {
         id,
         type: p.type,

@@ -86,7 +86,10 @@ export const knownLabelValues = {
   lockAcquisitions: ['acquired', 'contended', 'failed'].map((result) => ({ result })),
   paymentProviderCalls: [
     ...['succeeded', 'declined', 'voided', ...failures].map((outcome) => ({ operation: 'charge', outcome })),
-    ...['refunded', 'voided', 'nothing_to_refund', 'refused', ...failures].map((outcome) => ({ operation: 'refund', outcome })),
+    ...['refunded', 'voided', 'nothing_to_refund', 'refused', ...failures].map((outcome) => ({
+      operation: 'refund',
+      outcome,
+    })),
     ...['found', 'not_found', ...failures].map((outcome) => ({ operation: 'status', outcome })),
   ],
 } satisfies Partial<Record<keyof Metrics, Array<Record<string, string>>>>;
