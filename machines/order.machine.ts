@@ -5,13 +5,13 @@
 // *requested*, since a request still in flight must meet its undo's tombstone.
 import { assign, setup } from 'xstate';
 import { money, subtract, toAmountString, type Currency } from '../src/domain/money.ts';
-import type { OrderContext, OrderEvent, OrderInput, Outcome } from './order.types.ts';
+import type { OrderContext, OrderEvent, OrderInput, Outcome, ResolveAction, UndoStep } from './order.types.ts';
 
 export type { OrderContext, OrderEvent, OrderInput };
 
 type Intent =
-  | { type: 'command'; params: { queue: string; type: string; payload: Record<string, unknown> } }
-  | { type: 'publish'; params: { type: string; data: Record<string, unknown> } }
+  | { type: 'command'; params: { queue: string; type: string; payload: Record<string, unknown>; retry?: number } }
+  | { type: 'publish'; params: { type: string; data: Record<string, unknown>; key?: string } }
   | { type: 'schedule'; params: { type: string; delayMs: number } }
   | { type: 'withdraw'; params: { type: string } };
 
@@ -63,6 +63,36 @@ const withdraw = (type: 'reservation.expired' | 'payment.deadline') =>
 const withdrawTimers = [withdraw('payment.deadline'), withdraw('reservation.expired')];
 const markSettled = (step: keyof OrderContext['settled']) => ({ type: 'markSettled', params: { step } }) as const;
 
+/**
+ * An undo's command. Sent again when an operator retries it, under a message id of its own
+ * (`retry` counts the retries), since the first one's id is spent.
+ */
+const undo = (step: UndoStep, queue: string, type: string, payload: (c: OrderContext) => Record<string, unknown>) =>
+  ({
+    type: 'command',
+    params: ({ context }: { context: OrderContext }) => ({
+      queue,
+      type,
+      payload: payload(context),
+      retry: context.undoRetries?.[step] ?? 0,
+    }),
+  }) as const;
+/** A module could not do this step's undo: the order halts until an operator resolves it. */
+const escalate = (step: UndoStep) =>
+  ({
+    'compensation.failed': { target: '#order.needsAttention', actions: { type: 'markAttention', params: { step } } },
+  }) as const;
+/** Each undo step, and where compensation goes on once it is done (or compensated by hand). */
+/** How often an operator resolved this order's escalations so far. */
+const resolutionsOf = (c: OrderContext) =>
+  Object.values(c.undoRetries ?? {}).reduce((sum, n) => sum + n, 0) + (c.compensatedByHand?.length ?? 0);
+const undoSteps = [
+  ['reversingLedger', 'payment'],
+  ['refunding', 'coupon'],
+  ['restoringCoupon', 'stock'],
+  ['releasingStock', 'done'],
+] as const;
+
 export const orderMachine = setup({
   types: {
     context: {} as OrderContext,
@@ -91,6 +121,19 @@ export const orderMachine = setup({
     markSettled: assign(({ context }, params: { step: keyof OrderContext['settled'] }) => ({
       settled: { ...context.settled, [params.step]: true },
     })),
+    markAttention: assign(({ event }, params: { step: UndoStep }) =>
+      event.type === 'compensation.failed'
+        ? { attention: { step: params.step, command: event.command, reason: event.reason } }
+        : {},
+    ),
+    markRetry: assign(({ context }, params: { step: UndoStep }) => ({
+      attention: null,
+      undoRetries: { ...context.undoRetries, [params.step]: (context.undoRetries?.[params.step] ?? 0) + 1 },
+    })),
+    markCompensatedByHand: assign(({ context }, params: { step: UndoStep }) => ({
+      attention: null,
+      compensatedByHand: [...(context.compensatedByHand ?? []), params.step],
+    })),
   },
   guards: {
     hasCoupon: ({ context }) => context.couponCode !== null,
@@ -101,6 +144,9 @@ export const orderMachine = setup({
     ledgerPosted: ({ context }) => context.settled.ledger,
     stockCommitted: ({ context }) => context.settled.stock,
     outcomeIs: ({ context }, params: { outcome: Outcome }) => context.outcome === params.outcome,
+    /** An operator's resolve with this action, for an order halted at this step. */
+    resolvedAs: ({ context, event }, params: { action: ResolveAction; step: UndoStep }) =>
+      event.type === 'order.resolve' && event.action === params.action && context.attention?.step === params.step,
   },
 }).createMachine({
   id: 'order',
@@ -226,28 +272,35 @@ export const orderMachine = setup({
       states: {
         ledger: { always: [{ guard: 'ledgerRequested', target: 'reversingLedger' }, { target: 'payment' }] },
         reversingLedger: {
-          entry: command('ledger', 'ledger.reverse'),
-          on: { 'ledger.reversed': { target: 'payment', actions: publish('ledger.reversed', amounts) } },
+          entry: undo('reversingLedger', 'ledger', 'ledger.reverse', () => ({})),
+          on: {
+            'ledger.reversed': { target: 'payment', actions: publish('ledger.reversed', amounts) },
+            ...escalate('reversingLedger'),
+          },
         },
         payment: { always: [{ guard: 'paymentRequested', target: 'refunding' }, { target: 'coupon' }] },
         refunding: {
-          entry: command('payments', 'payment.refund', chargePayload),
+          entry: undo('refunding', 'payments', 'payment.refund', chargePayload),
           on: {
             'payment.refunded': {
               target: 'coupon',
               actions: publish('payment.refunded', ({ currency }) => ({ currency })),
             },
+            ...escalate('refunding'),
           },
         },
         coupon: { always: [{ guard: 'couponRequested', target: 'restoringCoupon' }, { target: 'stock' }] },
         restoringCoupon: {
-          entry: command('coupons', 'coupon.restore'),
-          on: { 'coupon.restored': 'stock' },
+          entry: undo('restoringCoupon', 'coupons', 'coupon.restore', () => ({})),
+          on: { 'coupon.restored': 'stock', ...escalate('restoringCoupon') },
         },
         stock: { always: [{ guard: 'stockRequested', target: 'releasingStock' }, { target: 'done' }] },
         releasingStock: {
-          entry: command('inventory', 'inventory.release'),
-          on: { 'inventory.released': { target: 'done', actions: publish('inventory.released') } },
+          entry: undo('releasingStock', 'inventory', 'inventory.release', () => ({})),
+          on: {
+            'inventory.released': { target: 'done', actions: publish('inventory.released') },
+            ...escalate('releasingStock'),
+          },
         },
         done: { type: 'final' },
       },
@@ -257,6 +310,40 @@ export const orderMachine = setup({
         { guard: { type: 'outcomeIs', params: { outcome: 'expired' } }, target: 'expired' },
         { target: 'cancelled' },
       ],
+    },
+    // An undo could not be done: halted until an operator retries it, or says it was done by hand
+    // outside the engine (money moved, a posting made); compensation then goes on with the next
+    // undo and ends with the outcome it was heading to (failed, cancelled, ...).
+    needsAttention: {
+      // One event per escalation: an order can halt again after a retry or at a later undo.
+      entry: {
+        type: 'publish',
+        params: ({ context: c }) => ({
+          type: 'order.needs_attention',
+          data: { ...c.attention, outcome: c.outcome },
+          key: `order.needs_attention.${resolutionsOf(c)}`,
+        }),
+      },
+      on: {
+        'order.resolve': [
+          ...undoSteps.map(
+            ([step]) =>
+              ({
+                guard: { type: 'resolvedAs', params: { action: 'retry', step } },
+                target: `#order.compensating.${step}`,
+                actions: { type: 'markRetry', params: { step } },
+              }) as const,
+          ),
+          ...undoSteps.map(
+            ([step, next]) =>
+              ({
+                guard: { type: 'resolvedAs', params: { action: 'mark_compensated', step } },
+                target: `#order.compensating.${next}`,
+                actions: { type: 'markCompensatedByHand', params: { step } },
+              }) as const,
+          ),
+        ],
+      },
     },
     rejected: { type: 'final', entry: publish('order.rejected', (c) => ({ reason: c.failureReason })) },
     failed: { type: 'final', entry: publish('order.failed', (c) => ({ reason: c.failureReason })) },

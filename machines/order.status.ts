@@ -10,6 +10,11 @@ export const inFlightStatuses = ['pending', 'cancelling'] as const satisfies rea
 export const outcomeStatuses = ['rejected', 'failed', 'expired', 'cancelled'] as const satisfies readonly Outcome[];
 /** Final statuses: an order in one never moves again. */
 export const finalStatuses = ['confirmed', ...outcomeStatuses] as const satisfies readonly OrderStatus[];
+/**
+ * Statuses of orders halted until an operator acts: neither moving nor final (a compensation that
+ * could not be done). Never stuck (nothing will move them by itself) and never final.
+ */
+export const haltedStatuses = ['needs_attention'] as const satisfies readonly OrderStatus[];
 /** Every status, in the order the API and the metrics list them. */
 export const orderStatuses = [
   'pending',
@@ -19,12 +24,16 @@ export const orderStatuses = [
   'expired',
   'cancelling',
   'cancelled',
+  'needs_attention',
 ] as const satisfies readonly OrderStatus[];
 
 // Each list above names every status it should: a status added to OrderStatus and to no list
 // fails the build here.
 type Unlisted = Exclude<OrderStatus, (typeof orderStatuses)[number]>;
-type Unsorted = Exclude<OrderStatus, (typeof inFlightStatuses)[number] | (typeof finalStatuses)[number]>;
+type Unsorted = Exclude<
+  OrderStatus,
+  (typeof inFlightStatuses)[number] | (typeof finalStatuses)[number] | (typeof haltedStatuses)[number]
+>;
 const _everyStatusListed: [Unlisted | Unsorted] extends [never] ? true : never = true;
 
 const finalStatusSet = new Set<string>(finalStatuses);
@@ -38,6 +47,7 @@ export function stateName(value: AnyMachineSnapshot['value']): string {
 
 export function statusOf(state: string, context: Pick<OrderContext, 'outcome'>): OrderStatus {
   if (finalStatusSet.has(state)) return state as OrderStatus;
+  if (state === 'needsAttention') return 'needs_attention';
   if (state.startsWith('compensating') && context.outcome === 'cancelled') return 'cancelling';
   return 'pending';
 }

@@ -26,7 +26,27 @@ export interface OrderContext extends OrderInput {
   settled: { ledger: boolean; stock: boolean };
   outcome: Outcome | null;
   failureReason: string | null;
+  /** Set while the order waits for an operator: the undo that could not be done, and why. */
+  attention?: Attention | null;
+  /** Per undo step, how often an operator asked for it again (0 when absent): part of its message id. */
+  undoRetries?: Partial<Record<UndoStep, number>>;
+  /** Undo steps an operator marked as done by hand outside the engine (the invariants allow for them). */
+  compensatedByHand?: UndoStep[];
 }
+
+/** The compensating states that send an undo and wait for its answer. */
+export type UndoStep = 'reversingLedger' | 'refunding' | 'restoringCoupon' | 'releasingStock';
+
+export interface Attention {
+  step: UndoStep;
+  /** The undo command that failed (payment.refund, ...). */
+  command: string;
+  /** refund_refused, attempts_exhausted, ... */
+  reason: string;
+}
+
+/** How an operator resolves an order that needs attention. */
+export type ResolveAction = 'retry' | 'mark_compensated';
 
 export type OrderEvent =
   | { type: 'order.placed' }
@@ -44,6 +64,10 @@ export type OrderEvent =
   | { type: 'ledger.reversed' }
   | { type: 'reservation.expired' }
   | { type: 'payment.deadline' }
-  | { type: 'order.cancel'; reason?: string };
+  | { type: 'order.cancel'; reason?: string }
+  /** A module could not carry out an undo (attempts exhausted, or refused for good). */
+  | { type: 'compensation.failed'; command: string; reason: string }
+  | { type: 'order.resolve'; action: ResolveAction; note: string; operator: string };
 
-export type OrderStatus = 'pending' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'cancelling' | 'cancelled';
+export type OrderStatus =
+  'pending' | 'confirmed' | 'rejected' | 'failed' | 'expired' | 'cancelling' | 'cancelled' | 'needs_attention';

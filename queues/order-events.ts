@@ -9,6 +9,7 @@ export const orderEventTypes = [
   'order.failed',
   'order.cancelled',
   'order.expired',
+  'order.needs_attention',
   'payment.captured',
   'payment.refunded',
   'inventory.reserved',

@@ -57,7 +57,24 @@ export const orderMessages = {
   'reservation.expired': empty,
   'payment.deadline': empty,
   'order.cancel': z.object({ reason: reason.optional() }),
+  'compensation.failed': z.object({ command: z.string().min(1).max(100), reason }),
+  'order.resolve': z.object({
+    action: z.enum(['retry', 'mark_compensated']),
+    note: z.string().min(1).max(1000),
+    operator: z.string().min(1).max(200),
+  }),
 } as const;
+
+/**
+ * The undo commands: the ones compensation sends. A module that cannot carry one out (its attempts
+ * exhausted, or refused for good) answers the order with compensation.failed instead of leaving it
+ * waiting (src/messaging/escalation.ts).
+ */
+export const undoCommands = ['ledger.reverse', 'payment.refund', 'coupon.restore', 'inventory.release'] as const;
+
+export function isUndoCommand(type: string): boolean {
+  return (undoCommands as readonly string[]).includes(type);
+}
 
 export const queueNames = ['orders', 'inventory', 'coupons', 'payments', 'ledger'] as const;
 export type QueueName = (typeof queueNames)[number];

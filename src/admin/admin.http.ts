@@ -34,6 +34,15 @@ export function queryOf<S extends z.ZodType>(schema: S, req: Request, res: Respo
   return null;
 }
 
+/** The JSON body checked by its schema, or null after a 400 that names the first bad field. */
+export function bodyOf<S extends z.ZodType>(schema: S, req: Request, res: Response): z.output<S> | null {
+  const parsed = schema.safeParse(req.body ?? {});
+  if (parsed.success) return parsed.data;
+  const errors = validationErrors(parsed.error);
+  sendError(res, errors[0]!, errors);
+  return null;
+}
+
 /** The operator a guarded request was verified as (the admin guard ran before). */
 export function operatorOf(req: Request): Principal {
   if (req.admin === undefined) throw new Error('operatorOf called on a route without the admin guard');

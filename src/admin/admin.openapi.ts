@@ -6,7 +6,13 @@
 import { z } from 'zod';
 import { orderMachine } from '../../machines/order.machine.ts';
 import type { RouteSpec } from '../api/route-book.ts';
-import { machineResponseSchema, redriveResponseSchema, timelineResponseSchema } from './admin.schemas.ts';
+import {
+  machineResponseSchema,
+  redriveResponseSchema,
+  resolveRequestSchema,
+  resolveResponseSchema,
+  timelineResponseSchema,
+} from './admin.schemas.ts';
 import {
   adminOrdersQuery,
   auditPageSchema,
@@ -92,5 +98,17 @@ export const adminRouteSpecs: RouteSpec[] = [
     params: orderParams,
     responses: { 200: { description: 'how many were redriven', schema: redriveResponseSchema } },
     errors: ['validation_failed'],
+  },
+  {
+    method: 'post',
+    path: '/admin/orders/{id}/resolve',
+    summary:
+      'Operator: resolve an order in needs_attention: retry the failed undo, or mark it done by hand (no ledger row; the order then ends failed or cancelled)',
+    tag: 'admin',
+    access: 'admin',
+    params: orderParams,
+    body: resolveRequestSchema,
+    responses: { 200: { description: 'the order after the resolve', schema: resolveResponseSchema } },
+    errors: ['validation_failed', 'order_not_found', 'order_not_in_attention'],
   },
 ];

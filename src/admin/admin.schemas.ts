@@ -3,6 +3,7 @@
 // endpoints (and feed the OpenAPI document where one is built).
 import { z } from 'zod';
 import { auditEntrySchema } from './console.schemas.ts';
+import { text } from '../api/validation.ts';
 
 const timestamp = z.string().datetime({ offset: true });
 
@@ -156,6 +157,8 @@ export const timelineResponseSchema = z.strictObject({
     updated_at: timestamp,
     finalized_at: timestamp.nullable(),
     cancellable: z.boolean(),
+    /** While the order is in needs_attention: the undo that failed and why (resolve it with POST .../resolve). */
+    attention: z.strictObject({ step: z.string(), command: z.string(), reason: z.string() }).nullable(),
   }),
   path: z.array(z.string()),
   transitions: z.array(timelineStepSchema),
@@ -164,6 +167,23 @@ export const timelineResponseSchema = z.strictObject({
   events: z.array(orderEventSchema),
   /** Operator actions on this order, newest first (at most 50). */
   audit: z.array(auditEntrySchema),
+});
+
+export const resolveActions = ['retry', 'mark_compensated'] as const;
+
+/** POST /api/v1/admin/orders/{id}/resolve: what the operator does with an order in needs_attention. */
+export const resolveRequestSchema = z.strictObject({
+  action: z.enum(resolveActions, { message: `must be one of ${resolveActions.join(', ')}` }),
+  /** Why, in the operator's words: kept in the audit trail and in the order's transition. */
+  note: text(1000),
+});
+
+export const resolveResponseSchema = z.strictObject({
+  id: z.uuid(),
+  action: z.enum(resolveActions),
+  status: z.string(),
+  state: z.string(),
+  dead_letters_dropped: z.array(z.string()),
 });
 
 export const redriveResponseSchema = z.strictObject({ order_id: z.uuid(), redriven: z.number().int() });

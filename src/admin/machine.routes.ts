@@ -1,19 +1,27 @@
 // The visualizer: the page at /admin/machine (the machine's SVG drawn once, then live counts,
 // stuck orders and one order's complete view from the JSON endpoints), and the admin actions of
-// the order view: force-cancel (the order service's requestCancel, as an operator) and redrive of
-// the order's dead letters. Both go through their modules, and each leaves an audit row: the
-// force-cancel's in the cancel's own transaction, the redrive's once it is done (it has none).
+// the order view: force-cancel (the order service's requestCancel, as an operator), redrive of
+// the order's dead letters, and resolve of an order in needs_attention. Each goes through its
+// module and leaves an audit row: force-cancel's and resolve's in their own transaction, the
+// redrive's once it is done (it has none).
 import { Router, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
 import { correlationIdOf } from '../api/orders.routes.ts';
 import { sendError } from '../api/errors.ts';
-import { actorOf, forceCancelRecorder } from '../audit/audit.actions.ts';
+import { actorOf, forceCancelRecorder, outcomeOf } from '../audit/audit.actions.ts';
 import { recordAudit } from '../audit/audit.sql.ts';
 import { redriveDeadLetters } from '../messaging/dead-letters.ts';
 import type { AdminCore } from './admin.deps.ts';
-import { requestCancel } from '../orders/order.service.ts';
-import { handle, operatorOf, orderIdOf } from './admin.http.ts';
-import { machineResponseSchema, redriveResponseSchema, timelineResponseSchema } from './admin.schemas.ts';
+import { requestCancel, type OrderServiceDeps } from '../orders/order.service.ts';
+import { resolveAttention } from '../orders/order.resolve.ts';
+import { bodyOf, handle, operatorOf, orderIdOf } from './admin.http.ts';
+import {
+  machineResponseSchema,
+  redriveResponseSchema,
+  resolveRequestSchema,
+  resolveResponseSchema,
+  timelineResponseSchema,
+} from './admin.schemas.ts';
 import type { MachineGraph } from './machine.graph.ts';
 import { machinePage } from './machine.page.ts';
 import { renderMachineSvg } from './machine.svg.ts';
@@ -112,6 +120,55 @@ function actionRoutes(router: Router, { core, queues, guard }: MachineRouterDeps
         correlationId: correlationIdOf(req),
       });
       res.json(redriveResponseSchema.parse({ order_id: id, redriven }));
+    }),
+  );
+  resolveRoute(router, guard, orderService);
+}
+
+/** Resolve an order in needs_attention: retry the failed undo, or mark it compensated by hand. */
+function resolveRoute(router: Router, guard: RequestHandler, orderService: OrderServiceDeps): void {
+  router.post(
+    '/api/v1/admin/orders/:id/resolve',
+    guard,
+    handle(async (req, res) => {
+      const id = orderIdOf(req, res);
+      if (id === null) return;
+      const body = bodyOf(resolveRequestSchema, req, res);
+      if (body === null) return;
+      const who = operatorOf(req);
+      const correlationId = correlationIdOf(req);
+      const result = await resolveAttention(
+        orderService,
+        id,
+        { ...body, operator: who.userId },
+        correlationId,
+        (client, outcome) =>
+          recordAudit(client, {
+            ...actorOf(who),
+            action: 'order.resolve',
+            orderId: id,
+            outcome: outcomeOf(outcome),
+            detail: {
+              action: body.action,
+              note: body.note,
+              ...(outcome.ok
+                ? { status: outcome.value.status, dead_letters_dropped: outcome.value.deadLettersDropped }
+                : {}),
+            },
+            correlationId,
+          }),
+      );
+      if (!result.ok) return sendError(res, result.error);
+      const { status, state, deadLettersDropped } = result.value;
+      res.json(
+        resolveResponseSchema.parse({
+          id,
+          action: body.action,
+          status,
+          state,
+          dead_letters_dropped: deadLettersDropped,
+        }),
+      );
     }),
   );
 }

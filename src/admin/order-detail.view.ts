@@ -101,12 +101,14 @@ export function auditView(row: AuditRow): AuditEntryView {
 /** The order as the REST API shows it, with unit prices formatted, its correlation id, and whether it takes a cancel. */
 function orderFacts(order: OrderRow): TimelineResponse['order'] {
   const { items, shipping_address: shippingAddress, ...view } = orderView(order);
+  const snapshot = restore(order.snapshot);
   return {
     ...view,
     items: items.map((i) => ({ ...i, unit_price: formatAmount(i.unit_price, order.currency) })),
     shipping_address: (shippingAddress ?? {}) as Record<string, unknown>,
     correlation_id: order.correlation_id,
-    cancellable: restore(order.snapshot).can({ type: 'order.cancel' }),
+    cancellable: snapshot.can({ type: 'order.cancel' }),
+    attention: snapshot.context.attention ?? null,
   };
 }
 

@@ -45,6 +45,7 @@ export const statusByCode: Record<ApiErrorCode, number> = {
   account_not_found: 404,
   not_found: 404,
   order_not_cancellable: 409,
+  order_not_in_attention: 409,
   product_exists: 409,
   coupon_exists: 409,
   stock_conflict: 409,

@@ -7,6 +7,7 @@ export type DomainErrorCode =
   | 'currency_mismatch'
   | 'order_not_found'
   | 'order_not_cancellable'
+  | 'order_not_in_attention'
   | 'product_not_found'
   | 'product_exists'
   | 'coupon_not_found'

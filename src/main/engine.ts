@@ -93,6 +93,13 @@ export function startWorkers(
       },
       pool: core.pool,
       logger: core.logger.child({ module: role }),
+      // An undo that ends failed answers its order in the dead letter's transaction.
+      escalation: {
+        pool: core.pool,
+        dispatcher: core.dispatcher,
+        transaction: core.transaction,
+        receiver: orderReceiver({ topic: core.config.KAFKA_TOPIC_ORDER_EVENTS, onStep }),
+      },
     };
     const worker = startModuleWorker(options, runtimeFor(core, role, onStep, metrics));
     if (metrics !== undefined) {

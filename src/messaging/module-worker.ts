@@ -1,7 +1,8 @@
 // Runs one module's runtime as a BullMQ worker. It parses the envelope and payload, prepares each
 // job alone, commits the jobs that arrive together in one transaction (group commit), turns
 // permanent errors into UnrecoverableError (no retry), and records every job that ends failed in
-// dead_letters, so nothing is dropped silently.
+// dead_letters, so nothing is dropped silently. An undo command that ends failed also escalates its
+// order to needs_attention, in the dead letter's transaction (escalation.ts).
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { createWorker } from '../platform/bullmq.ts';
 import { onBullmqError, redisDependencyOf, type RedisClient } from '../platform/redis.ts';
@@ -11,13 +12,23 @@ import type { WorkerLimits } from '../../queues/job-options.ts';
 import { messageSchema, type Message } from '../../queues/message.ts';
 import { parsePayload, type QueueName } from '../../queues/queues.ts';
 import { createGroupCommit, type GroupCommitOptions } from './group-commit.ts';
-import type { ModuleRuntime, Work } from './handle-once.ts';
+import type { HandleOnceDeps, ModuleRuntime, Work } from './handle-once.ts';
+import { deadLetterOf, escalationReason, settleFailedJob } from './escalation.ts';
+import { insertDeadLetter } from './outbox.sql.ts';
 
 export type MessageHandler = (message: Message, job?: Job) => Promise<void>;
 
 /** An error that retrying cannot fix: a bug in the sender, or a broken invariant. */
 export class PermanentError extends Error {
   override name = 'PermanentError';
+
+  /** code: a machine-readable reason (refund_refused, ...), recorded when the job escalates. */
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface ModuleWorkerOptions {
@@ -30,6 +41,8 @@ export interface ModuleWorkerOptions {
   logger: Logger;
   /** Size of every batch committed, for the metrics. */
   onBatch?: (size: number) => void;
+  /** Where an undo that ends failed answers its order (absent: it is only dead-lettered). */
+  escalation?: HandleOnceDeps;
 }
 
 export function parseJob(queue: QueueName, data: unknown): Message {
@@ -66,7 +79,8 @@ export function startModuleWorker(options: ModuleWorkerOptions, runtime: ModuleR
         const work = await runtime.prepare(parseJob(queue, job.data), job);
         if (work !== null) await committer.submit(work);
       } catch (error) {
-        if (error instanceof PermanentError) throw new UnrecoverableError(error.message);
+        if (error instanceof PermanentError)
+          throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
         throw error;
       }
     },
@@ -76,16 +90,26 @@ export function startModuleWorker(options: ModuleWorkerOptions, runtime: ModuleR
     if (job === undefined) return;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     logger.warn({ queue, jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'job failed');
-    if (final) void recordDeadLetter(options.pool, queue, job, error).catch(() => undefined);
+    if (final)
+      void settleFailure(options, runtime.consumer, job, error).catch((failure: unknown) =>
+        logger.error({ queue, jobId: job.id, err: failure }, 'failed job not recorded'),
+      );
   });
   worker.on('error', onBullmqError(logger.child({ queue }), redisDependencyOf(options.connection), 'worker'));
   return worker;
 }
 
-async function recordDeadLetter(pool: Pool, queue: string, job: Job, error: Error): Promise<void> {
-  await pool.query(
-    `INSERT INTO dead_letters (queue, job_id, message_id, data, error, attempts)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (queue, job_id) DO NOTHING`,
-    [queue, job.id, (job.data as { messageId?: string }).messageId ?? null, job.data, error.message, job.attemptsMade],
-  );
+/** Dead-letters a job that ended failed; an undo command also escalates its order. */
+async function settleFailure(options: ModuleWorkerOptions, consumer: string, job: Job, error: Error): Promise<void> {
+  const letter = deadLetterOf(options.queue, job, error);
+  if (options.escalation === undefined) return insertDeadLetter(options.pool, letter);
+  let message: Message | null = null;
+  try {
+    message = parseJob(options.queue, job.data);
+  } catch {
+    // A malformed message names no undo: it is only dead-lettered.
+  }
+  const reason = escalationReason(error, error instanceof UnrecoverableError);
+  const escalated = await settleFailedJob(options.escalation, consumer, letter, message, reason);
+  if (escalated) options.logger.warn({ queue: options.queue, jobId: job.id, reason }, 'undo failed: order escalated');
 }

@@ -128,6 +128,41 @@ export async function alreadyHandled(db: Queryable, consumer: string, messageId:
   return (result.rowCount ?? 0) > 0;
 }
 
+/** A job that ended failed (its attempts exhausted, or a permanent error), as dead_letters keeps it. */
+export interface DeadLetterInput {
+  queue: string;
+  jobId: string;
+  messageId: string | null;
+  data: unknown;
+  error: string;
+  attempts: number;
+}
+
+/** Records a dead letter once per (queue, job id): a second record of the same job changes nothing. */
+export async function insertDeadLetter(db: Queryable, letter: DeadLetterInput): Promise<void> {
+  await db.query(
+    `INSERT INTO dead_letters (queue, job_id, message_id, data, error, attempts)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (queue, job_id) DO NOTHING`,
+    [letter.queue, letter.jobId, letter.messageId, letter.data, letter.error, letter.attempts],
+  );
+}
+
+/**
+ * Deletes the order's dead letters whose message its consumer has settled (an escalated undo is
+ * claimed in its inbox): nothing is left to redrive once an operator resolved the order. Returns
+ * the message ids dropped.
+ */
+export async function dropSettledDeadLetters(client: Client, orderId: string): Promise<string[]> {
+  const result = await client.query<{ message_id: string }>(
+    `DELETE FROM dead_letters d
+      WHERE d.message_id LIKE $1 || '.%'
+        AND EXISTS (SELECT 1 FROM inbox i WHERE i.consumer = d.queue AND i.message_id = d.message_id)
+      RETURNING d.message_id`,
+    [orderId],
+  );
+  return result.rows.map((r) => r.message_id);
+}
+
 export interface SweepLimits {
   /** A command or answer still unprocessed this long after it was due was never handed over. */
   sweepAgeMs: number;

@@ -1,12 +1,17 @@
 // The business invariants as gauges, recomputed every INVARIANT_CHECK_INTERVAL_MS in the API
 // process (never per scrape), each pass in one read-only transaction with a statement timeout,
 // so its cost is bounded whatever the scrape rate: ledger imbalance, oversold units, units held
-// by final orders, stuck orders, double charges, dead letters, and orders by status. Each module
-// answers for its own tables; this file only composes their answers.
+// by final orders, stuck orders, orders needing attention, double charges, dead letters, and
+// orders by status. Each module answers for its own tables; this file only composes their answers.
 import { heldUnitsByOrder, stockConservation } from '../inventory/inventory.queries.ts';
 import { ledgerNetByCurrency } from '../ledger/ledger.queries.ts';
 import { deadLettersByQueue } from '../messaging/messaging.queries.ts';
-import { finalOrdersAmong, orderCountsByStatus, stuckOrderCount } from '../orders/order.queries.ts';
+import {
+  finalOrdersAmong,
+  needsAttentionCount,
+  orderCountsByStatus,
+  stuckOrderCount,
+} from '../orders/order.queries.ts';
 import { doubleChargedOrderCount } from '../payments/simulated-provider.sql.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -19,6 +24,8 @@ export interface InvariantFacts {
   unconservedProducts: number;
   finalOrderHeldUnits: number;
   stuckOrders: number;
+  /** Orders halted until an operator resolves them (an undo failed for good). */
+  needsAttention: number;
   doubleCharges: number;
   deadLetters: Map<string, number>;
   ordersByStatus: Map<string, number>;
@@ -46,6 +53,7 @@ export async function readInvariants(db: Queryable, stuckAfterMs: number): Promi
     unconservedProducts: stock.unconservedProducts,
     finalOrderHeldUnits: await finalOrderHeldUnits(db),
     stuckOrders: await stuckOrderCount(db, stuckAfterMs),
+    needsAttention: await needsAttentionCount(db),
     doubleCharges: await doubleChargedOrderCount(db),
     deadLetters: await deadLettersByQueue(db),
     ordersByStatus: await orderCountsByStatus(db),
@@ -70,6 +78,7 @@ export function applyInvariants(metrics: Metrics, facts: InvariantFacts, queueNa
   metrics.oversoldUnits.set(facts.oversoldUnits);
   metrics.finalOrderHeldUnits.set(facts.finalOrderHeldUnits);
   metrics.stuckOrders.set(facts.stuckOrders);
+  metrics.ordersNeedingAttention.set(facts.needsAttention);
   metrics.doubleCharges.set(facts.doubleCharges);
   for (const { invariant, holds } of invariantChecks(facts)) metrics.invariantHolds.set({ invariant }, holds ? 1 : 0);
   for (const queue of new Set([...queueNames, ...facts.deadLetters.keys()]))

@@ -2,7 +2,7 @@
 // newest first, with the console's filters and search), an order's transition history, and the
 // fleet: in-flight orders per machine state and the stuck ones. Nothing here writes.
 import type { Queryable } from '../platform/db.ts';
-import { inFlightStatuses } from '../../machines/order.status.ts';
+import { finalStatuses, inFlightStatuses } from '../../machines/order.status.ts';
 import type { OrderStatus } from '../../machines/order.types.ts';
 import type { OrderRow } from './order.sql.ts';
 
@@ -159,12 +159,12 @@ export async function stuckOrders(db: Queryable, stuckAfterMs: number, limit: nu
   return result.rows;
 }
 
-/** Of the orders given, those that exist and are no longer in flight. */
+/** Of the orders given, those that exist and are final (an order that needs attention is not). */
 export async function finalOrdersAmong(db: Queryable, orderIds: string[]): Promise<Set<string>> {
   if (orderIds.length === 0) return new Set();
   const result = await db.query<{ id: string }>(
-    `SELECT id::text FROM orders WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
-    [orderIds, [...inFlightStatuses]],
+    `SELECT id::text FROM orders WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])`,
+    [orderIds, [...finalStatuses]],
   );
   return new Set(result.rows.map((r) => r.id));
 }
@@ -176,6 +176,12 @@ export async function stuckOrderCount(db: Queryable, stuckAfterMs: number): Prom
         AND updated_at < now() - make_interval(secs => $2::float8 / 1000)`,
     [[...inFlightStatuses], stuckAfterMs],
   );
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/** Orders halted in needs_attention (over the partial index orders_needs_attention, migration 018). */
+export async function needsAttentionCount(db: Queryable): Promise<number> {
+  const result = await db.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE status = 'needs_attention'`);
   return Number(result.rows[0]?.n ?? 0);
 }
 

@@ -105,11 +105,13 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
   const base = { orderId: context.orderId, correlationId: at.correlationId };
   switch (action.type) {
     case 'command': {
-      const p = action.params as { queue: string; type: string; payload: Record<string, unknown> };
+      const p = action.params as { queue: string; type: string; payload: Record<string, unknown>; retry?: number };
+      // An operator's retry of an undo is a new message: the first one's id is spent (processed).
+      const key = p.retry !== undefined && p.retry > 0 ? `${p.type}.retry${p.retry}` : p.type;
       return [
         {
           ...base,
-          messageId: messageIdFor(context.orderId, p.type),
+          messageId: messageIdFor(context.orderId, key),
           type: p.type,
           payload: p.payload,
           destination: `queue:${p.queue}`,
@@ -130,9 +132,10 @@ function intentToMessages(action: ActionLike, context: OrderContext, at: StepCon
       ];
     }
     case 'publish': {
-      const p = action.params as { type: string; data: Record<string, unknown> };
+      const p = action.params as { type: string; data: Record<string, unknown>; key?: string };
       if (!isOrderEventType(p.type)) throw new Error(`the machine published an unknown event type ${p.type}`);
-      const id = messageIdFor(context.orderId, `event.${p.type}`);
+      // An event published once per order is keyed by its type; one that can recur names its own key.
+      const id = messageIdFor(context.orderId, `event.${p.key ?? p.type}`);
       const envelope: OrderEventEnvelope = {
         id,
         type: p.type,

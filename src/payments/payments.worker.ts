@@ -211,8 +211,8 @@ function chargeAnswer(message: Message, outcome: ChargeOutcome) {
 /**
  * The undo of a charge, whether the charge succeeded, failed, is still in flight or never
  * arrived: the provider refunds it, or voids its key so that a late charge is refused. A
- * transient failure is always retried: there is no safe answer but "refunded", and a job that
- * exhausts its attempts stays in dead_letters to be replayed.
+ * transient failure is retried: there is no safe answer but "refunded". A refund that exhausts its
+ * attempts, or that the provider refuses for good, escalates its order to needs_attention.
  */
 async function prepareRefund(deps: PaymentsDeps, message: Message): Promise<Work | null> {
   if (await alreadyHandled(deps.pool, consumer, message.messageId)) return null;
@@ -222,7 +222,16 @@ async function prepareRefund(deps: PaymentsDeps, message: Message): Promise<Work
   // A zero charge never reached the provider, so there is nothing to refund or to void.
   const result: RefundResult = isZero(amount)
     ? { status: 'nothing_to_refund' }
-    : await deps.provider.refund({ idempotencyKey, chargeIdempotencyKey, orderId: message.orderId, amount });
+    : await deps.provider.refund({
+        idempotencyKey,
+        chargeIdempotencyKey,
+        orderId: message.orderId,
+        amount,
+        customerId: (message.payload as PaymentPayload).customer_id,
+      });
+  // Refused for good: no retry helps. The worker escalates the order (src/messaging/escalation.ts).
+  if (result.status === 'refused')
+    throw new PermanentError(`payment.refund of order ${message.orderId} refused: ${result.reason}`, result.reason);
   const refunded = result.status === 'refunded' ? toAmountString(result.amount) : '0';
   return {
     message,

@@ -1,5 +1,5 @@
 // Counts every call to the payment provider by operation and outcome (succeeded, declined,
-// voided, refunded, nothing_to_refund, transient_error, lost_response, error), around any
+// voided, refunded, nothing_to_refund, refused, transient_error, lost_response, error), around any
 // provider behind the port. The provider's own behaviour is unchanged.
 import { ProviderLostResponseError, ProviderTransientError, type PaymentProvider } from './provider.port.ts';
 

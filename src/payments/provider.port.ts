@@ -21,6 +21,8 @@ export interface RefundRequest {
   chargeIdempotencyKey: string;
   orderId: string;
   amount: Money;
+  /** Whose charge it gives back (a provider may refuse refunds per customer). */
+  customerId?: string;
 }
 
 export type RefundResult =
@@ -28,7 +30,9 @@ export type RefundResult =
   /** No charge existed under the charge key: the provider recorded a void, so a later charge is refused. */
   | { status: 'voided' }
   /** The charge was declined or voided, or is already refunded in full: no money to give back. */
-  | { status: 'nothing_to_refund' };
+  | { status: 'nothing_to_refund' }
+  /** Refused for good, nothing recorded (an account closed, a dispute open): retrying the same call will not help. */
+  | { status: 'refused'; reason: string };
 
 /** A recorded result, tagged with the kind of call that made it ('voided' exists for both kinds). */
 export type ProviderRecord = { kind: 'charge'; result: ChargeResult } | { kind: 'refund'; result: RefundResult };

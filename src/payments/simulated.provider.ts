@@ -34,6 +34,8 @@ export type { SimulatedFaultOptions } from './simulated-provider.faults.ts';
 export interface SimulatedProviderOptions extends SimulatedFaultOptions {
   /** Bound on the per-key call counts kept in memory. */
   callCountKeysMax?: number;
+  /** Refunds for customer ids starting with this are refused for good ('' refuses none). */
+  refuseRefundsPrefix?: string;
 }
 
 export function simulatedProviderOptionsFrom(config: Config): SimulatedProviderOptions {
@@ -44,6 +46,7 @@ export function simulatedProviderOptionsFrom(config: Config): SimulatedProviderO
     transientRate: config.PAYMENT_SIM_TRANSIENT_RATE,
     declineRate: config.PAYMENT_SIM_DECLINE_RATE,
     lostResponseRate: config.PAYMENT_SIM_LOST_RESPONSE_RATE,
+    refuseRefundsPrefix: config.PAYMENT_SIM_REFUSE_REFUNDS_PREFIX,
   };
 }
 
@@ -84,6 +87,9 @@ export function createSimulatedProvider(pool: Pool, options: SimulatedProviderOp
     async refund(request: RefundRequest): Promise<RefundResult> {
       assertPositive(request.amount, request.idempotencyKey);
       const plan = await begin('refund', request.idempotencyKey);
+      // Refused before anything is recorded, as a provider's own refusal: the same key may succeed later.
+      if (refuses(options.refuseRefundsPrefix, request.customerId))
+        return { status: 'refused', reason: 'refund_refused' };
       const row = await withTransaction(pool, (client) => recordRefund(client, request));
       return end(plan, 'refund', request.idempotencyKey, refundResultOf(row));
     },
@@ -142,6 +148,10 @@ async function recordRefund(client: Client, request: RefundRequest): Promise<Pro
   const amount = Decimal.min(refundable, request.amount.amount);
   if (amount.lte(0)) return refund('declined', toAmountString(request.amount));
   return refund('succeeded', amount.toFixed());
+}
+
+function refuses(prefix: string | undefined, customerId: string | undefined): boolean {
+  return prefix !== undefined && prefix !== '' && customerId !== undefined && customerId.startsWith(prefix);
 }
 
 function chargeResultOf(row: ProviderRow): ChargeResult {

@@ -140,6 +140,7 @@ export const configSchema = z
     PAYMENT_SIM_TRANSIENT_RATE: z.coerce.number().min(0).max(1).default(0),
     PAYMENT_SIM_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
     PAYMENT_SIM_LOST_RESPONSE_RATE: z.coerce.number().min(0).max(1).default(0),
+    PAYMENT_SIM_REFUSE_REFUNDS_PREFIX: z.string().max(64).default(''),
   })
   .superRefine((config, context) => {
     for (const issue of windowProblems(config)) context.addIssue({ code: 'custom', ...issue });

@@ -41,6 +41,7 @@ export interface Metrics {
   oversoldUnits: Gauge;
   finalOrderHeldUnits: Gauge;
   stuckOrders: Gauge;
+  ordersNeedingAttention: Gauge;
   doubleCharges: Gauge;
   invariantCheckDuration: Gauge;
   invariantCheckTimestamp: Gauge;
@@ -85,7 +86,10 @@ export const knownLabelValues = {
   lockAcquisitions: ['acquired', 'contended', 'failed'].map((result) => ({ result })),
   paymentProviderCalls: [
     ...['succeeded', 'declined', 'voided', ...failures].map((outcome) => ({ operation: 'charge', outcome })),
-    ...['refunded', 'voided', 'nothing_to_refund', ...failures].map((outcome) => ({ operation: 'refund', outcome })),
+    ...['refunded', 'voided', 'nothing_to_refund', 'refused', ...failures].map((outcome) => ({
+      operation: 'refund',
+      outcome,
+    })),
     ...['found', 'not_found', ...failures].map((outcome) => ({ operation: 'status', outcome })),
   ],
 } satisfies Partial<Record<keyof Metrics, Array<Record<string, string>>>>;
@@ -201,6 +205,10 @@ function invariantMetrics(make: Makers) {
       'Units still held by reservations of orders in a final status (must be 0)',
     ),
     stuckOrders: make.gauge('order_engine_stuck_orders', 'In-flight orders untouched past ADMIN_STUCK_AFTER_MS'),
+    ordersNeedingAttention: make.gauge(
+      'order_engine_orders_needing_attention',
+      'Orders halted in needs_attention: an undo failed for good and waits for an operator',
+    ),
     doubleCharges: make.gauge(
       'order_engine_invariant_double_charges',
       'Orders with more than one successful charge at the provider (must be 0)',

@@ -97,12 +97,14 @@ async function breakEverything(client: Client, productId: string): Promise<void>
   // Stock: three units sold beyond on hand, the conservation checks dropped in this transaction.
   await client.query(`ALTER TABLE stock DROP CONSTRAINT stock_conserved, DROP CONSTRAINT stock_held_within_on_hand`);
   await client.query(`UPDATE stock SET sold = on_hand + 3 WHERE product_id = $1`, [productId]);
-  // An order that ended but still holds two units, and a stuck one untouched for an hour.
+  // An order that ended but still holds two units, a stuck one untouched for an hour, and one
+  // halted in needs_attention (never counted as stuck: nothing will move it but an operator).
   const ended = randomUUID();
   const stuck = randomUUID();
   for (const [id, status, state] of [
     [ended, 'cancelled', 'cancelled'],
     [stuck, 'pending', 'charging'],
+    [randomUUID(), 'needs_attention', 'needsAttention'],
   ]) {
     await client.query(
       `INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
@@ -181,6 +183,13 @@ describe('the business invariants as gauges and alerts', () => {
       },
       { alert: 'OrdersStuck', series: 'order_engine_stuck_orders', before: 0, after: 0, labels: { severity: 'page' } },
       {
+        alert: 'OrdersNeedAttention',
+        series: 'order_engine_orders_needing_attention',
+        before: 0,
+        after: 0,
+        labels: { severity: 'page' },
+      },
+      {
         alert: 'DoubleCharge',
         series: 'order_engine_invariant_double_charges',
         before: 0,
@@ -199,6 +208,7 @@ describe('the business invariants as gauges and alerts', () => {
       ['StockNotConserved', 0 - cases[2]!.before],
       ['FinalOrdersHoldStock', 2],
       ['OrdersStuck', 1],
+      ['OrdersNeedAttention', 1],
       ['DoubleCharge', 1],
     ]);
     expect(cases[2]!.after).toBe(0);

@@ -1,19 +1,23 @@
 // A simulated world around the pure order machine, explored exhaustively. The four modules behave
 // as the real ones must (tombstones included: an undo that arrives first makes the late action a
 // no-op, answered the way the real module answers it), timers fire whenever scheduled, the
-// customer may cancel at any time, and any answer may be delivered late. Every interleaving is
-// walked, deduplicated by the whole world's state.
+// customer may cancel at any time, and any answer may be delivered late. One undo per world may
+// fail for good (compensation.failed): the order halts in needsAttention, and the operator then
+// retries it or marks it done by hand (the world applies the undo's effect, as the money moved by
+// hand would). Every interleaving is walked, deduplicated by the whole world's state.
 import { initialTransition, transition } from 'xstate';
 import { orderMachine, type OrderEvent, type OrderInput } from '../../machines/order.machine.ts';
 import { outcomeStatuses, stateName, statusOf } from '../../machines/order.status.ts';
 import { Decimal, parseMoney, toAmountString } from '../../src/domain/money.ts';
 import { discountOf, type CouponTerms } from '../../src/domain/order-totals.ts';
-import { parsePayload, queueNames, type QueueName } from '../../queues/queues.ts';
+import { isUndoCommand, parsePayload, queueNames, type QueueName } from '../../queues/queues.ts';
 
 export interface Command {
   queue: QueueName;
   type: string;
   payload: Record<string, unknown>;
+  /** An undo sent again by an operator's retry: 1, 2, ... (0 or absent the first time). */
+  retry?: number;
 }
 
 export interface Published {
@@ -34,6 +38,8 @@ export interface Effects {
   posted: string;
   reversed: string;
   reverseSeen: boolean;
+  /** An undo already failed for good in this world (one per world bounds the walk). */
+  undoFailed: boolean;
 }
 
 /** The event that decided how the order ends, as the walk saw the machine act on it. */
@@ -173,6 +179,16 @@ function ledgerModule(command: Command, e: Effects): ModuleOutcome[] {
 }
 
 function moduleOutcomes(command: Command, e: Effects, input: OrderInput): ModuleOutcome[] {
+  const done = moduleDone(command, e, input);
+  if (!isUndoCommand(command.type) || e.undoFailed) return done;
+  const refused: OrderEvent = { type: 'compensation.failed', command: command.type, reason: 'refused' };
+  return [
+    ...done,
+    { effects: { ...e, undoFailed: true }, answer: refused, label: `${command.type}: refused for good` },
+  ];
+}
+
+function moduleDone(command: Command, e: Effects, input: OrderInput): ModuleOutcome[] {
   switch (command.queue) {
     case 'inventory':
       return inventoryModule(command, e);
@@ -210,14 +226,18 @@ function applyIntents(world: World, actions: ReadonlyArray<{ type: string; param
       const command = params as unknown as Command;
       if (!(queueNames as readonly string[]).includes(command.queue))
         throw new Error(`command to unknown queue ${command.queue}`);
-      // Message ids are `${orderId}.${type}`: a second command of a type would be dropped as a duplicate.
-      if (next.sent.some((c) => c.type === command.type)) throw new Error(`command ${command.type} sent twice`);
+      // Message ids are `${orderId}.${type}` (an undo's retry adds `.retry<n>`): a second command
+      // with the same id would be dropped as a duplicate.
+      const idOf = (c: Command) => `${c.type}.${c.retry ?? 0}`;
+      if (next.sent.some((c) => idOf(c) === idOf(command))) throw new Error(`command ${idOf(command)} sent twice`);
       parsePayload(command.queue, command.type, command.payload);
       next.pending.push(command);
       next.sent.push(command);
     } else if (action.type === 'publish') {
-      const event = params as unknown as Published;
-      if (next.published.some((p) => p.type === event.type)) throw new Error(`event ${event.type} published twice`);
+      const event = params as unknown as Published & { key?: string };
+      const keyOf = (p: Published & { key?: string }) => p.key ?? p.type;
+      if (next.published.some((p) => keyOf(p) === keyOf(event)))
+        throw new Error(`event ${keyOf(event)} published twice`);
       next.published.push(event);
     } else if (action.type === 'schedule') {
       const type = params.type as OrderEvent['type'];
@@ -272,6 +292,7 @@ export function startWorld(input: OrderInput): World {
     posted: '0',
     reversed: '0',
     reverseSeen: false,
+    undoFailed: false,
   };
   const empty: World = {
     snapshot: JSON.stringify(orderMachine.getPersistedSnapshot(initial)),
@@ -315,10 +336,37 @@ export function movesOf(world: World, input: OrderInput): Move[] {
     const event = { type } as OrderEvent;
     moves.push({ label: `timer ${type}`, world: deliver({ ...world, timers: without(world.timers, index) }, event) });
   });
+  moves.push(...operatorMoves(world, input));
   if (!world.cancelSent && resolve(world.snapshot).status === 'active') {
     moves.push({ label: 'customer cancels', world: deliver({ ...world, cancelSent: true }, { type: 'order.cancel' }) });
   }
   return moves;
+}
+
+/**
+ * An order in needsAttention: the operator retries the failed undo, or marks it done by hand, which
+ * the world models by applying the undo's effect (the money or stock moved outside the engine).
+ */
+function operatorMoves(world: World, input: OrderInput): Move[] {
+  const { context, value } = resolve(world.snapshot);
+  if (stateName(value) !== 'needsAttention') return [];
+  const failed = [...world.sent].reverse().find((c) => c.type === context.attention?.command);
+  if (failed === undefined) throw new Error('world: needsAttention names no command that was sent');
+  const resolveWith = (action: 'retry' | 'mark_compensated'): OrderEvent => ({
+    type: 'order.resolve',
+    action,
+    note: 'walk',
+    operator: 'walk',
+  });
+  const byHand = moduleDone(failed, world.effects, input)[0];
+  if (byHand === undefined) throw new Error(`world: ${failed.type} has no outcome`);
+  return [
+    { label: `operator retries ${failed.type}`, world: deliver(world, resolveWith('retry')) },
+    {
+      label: `operator marks ${failed.type} done by hand`,
+      world: deliver({ ...world, effects: byHand.effects }, resolveWith('mark_compensated')),
+    },
+  ];
 }
 
 /** Sorted so that the same world reached in another order is recognised as the same. */
