@@ -6,7 +6,8 @@ import { listAudit, type AuditRow } from '../audit/audit.sql.ts';
 import { orderView } from '../api/order.view.ts';
 import { formatAmount } from '../domain/money.ts';
 import { readOrder, type OrderRow } from '../orders/order.sql.ts';
-import { restore } from '../orders/order.step.ts';
+import { restoreStored } from '../orders/order.step.ts';
+import { deployedOrderMachine } from '../../machines/migrations/index.ts';
 import type { MachineGraph } from './machine.graph.ts';
 import { deadLettersOfOrder, isAwaited, outboxOfOrder, type OutboxFact } from '../messaging/messaging.queries.ts';
 import { orderHistory, type TransitionRow as HistoryRow } from '../orders/order.queries.ts';
@@ -106,7 +107,9 @@ function orderFacts(order: OrderRow): TimelineResponse['order'] {
     items: items.map((i) => ({ ...i, unit_price: formatAmount(i.unit_price, order.currency) })),
     shipping_address: (shippingAddress ?? {}) as Record<string, unknown>,
     correlation_id: order.correlation_id,
-    cancellable: restore(order.snapshot).can({ type: 'order.cancel' }),
+    cancellable: restoreStored(deployedOrderMachine, order.snapshot, order.machine_version).can({
+      type: 'order.cancel',
+    }),
   };
 }
 

@@ -12,7 +12,8 @@ import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
 import { productPrices } from '../inventory/inventory.catalog.sql.ts';
 import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow, type PlacementKey } from './order.sql.ts';
-import { persist, restore, start, step } from './order.step.ts';
+import { deployedOrderMachine, type MachineVersion } from '../../machines/migrations/index.ts';
+import { restoreStored, stepperFor } from './order.step.ts';
 
 export interface PlaceOrderInput {
   userId: string;
@@ -27,6 +28,8 @@ export interface PlaceOrderInput {
 
 export interface OrderServiceDeps extends HandleOnceDeps {
   topic: string;
+  /** The machine definition orders are placed in: the deployed one unless a test gives its own. */
+  machine?: MachineVersion;
   reservationTtlMs: number;
   paymentDeadlineMs: number;
 }
@@ -88,6 +91,8 @@ async function writePlacedOrder(
 ): Promise<Placed | null> {
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
   const subtotal = toAmountString(subtotalOf(lines, currency));
+  const definition = deps.machine ?? deployedOrderMachine;
+  const { start, step, persist } = stepperFor(definition.machine);
   const initial = start({
     orderId,
     userId: input.userId,
@@ -110,6 +115,7 @@ async function writePlacedOrder(
     status: placed.status,
     state: placed.to,
     snapshot: persist(placed.snapshot),
+    machine_version: definition.version,
     items: lines.map((l) => ({
       product_id: l.productId,
       quantity: l.quantity,
@@ -180,7 +186,9 @@ export async function requestCancel(
       };
       const order = await readOrder(client, orderId);
       if (order === undefined) return refused(err('order_not_found', `order ${orderId} does not exist`, 'id'));
-      if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
+      const definition = deps.machine ?? deployedOrderMachine;
+      const stored = restoreStored(definition, order.snapshot, order.machine_version);
+      if (!stored.can({ type: 'order.cancel' })) {
         return refused(
           err(
             'order_not_cancellable',
