@@ -63,6 +63,18 @@ function runtimeFor(
   }
 }
 
+/** Throws MachineCheckFailedError when a stored order has no path into the process's machine definition. */
+async function checkMachineFits(core: CoreDeps): Promise<void> {
+  const check = await assertEveryOrderHasPath(core.pool, core.machine);
+  const migrating = check.occupied.filter((o) => o.machineVersion !== check.version);
+  if (migrating.length > 0) {
+    core.logger.info(
+      { version: check.version, migrating: migrating.map((o) => `v${o.machineVersion} ${o.state} -> ${o.target}`) },
+      'orders of older machine versions are migrated as they step',
+    );
+  }
+}
+
 /**
  * Starts the workers of the given roles. The sweeper re-dispatches outbox rows left behind. Every
  * worker but the sweeper steps orders, so first every stored order must have a path into the
@@ -75,16 +87,7 @@ export async function startWorkers(
   metrics?: Metrics,
   listener?: (step: StepInfo) => void,
 ): Promise<RunningWorkers> {
-  if (roles.some((role) => role !== 'sweeper')) {
-    const check = await assertEveryOrderHasPath(core.pool, core.machine);
-    const migrating = check.occupied.filter((o) => o.machineVersion !== check.version);
-    if (migrating.length > 0) {
-      core.logger.info(
-        { version: check.version, migrating: migrating.map((o) => `v${o.machineVersion} ${o.state} -> ${o.target}`) },
-        'orders of older machine versions are migrated as they step',
-      );
-    }
-  }
+  if (roles.some((role) => role !== 'sweeper')) await checkMachineFits(core);
   const onStep = (step: StepInfo) => {
     if (metrics !== undefined) {
       metrics.orderSteps.inc({ status: step.status });

@@ -11,9 +11,16 @@ import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
 import { productPrices } from '../inventory/inventory.catalog.sql.ts';
-import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow, type PlacementKey } from './order.sql.ts';
+import {
+  insertPlacedOrder,
+  readOrder,
+  type NewOrder,
+  type OrderRow,
+  type PlacementKey,
+  type TransitionRow,
+} from './order.sql.ts';
 import { deployedOrderMachine, type MachineVersion } from '../../machines/migrations/index.ts';
-import { restoreStored, stepperFor } from './order.step.ts';
+import { restoreStored, stepperFor, type StepResult } from './order.step.ts';
 
 export interface PlaceOrderInput {
   userId: string;
@@ -127,21 +134,7 @@ async function writePlacedOrder(
     shipping_address: input.shippingAddress,
     correlation_id: input.correlationId,
   };
-  const written = await insertPlacedOrder(
-    deps.pool,
-    order,
-    {
-      orderId,
-      seq: 1,
-      from: placed.from,
-      to: placed.to,
-      eventType: 'order.placed',
-      messageId: messageIdFor(orderId, 'order.placed'),
-      event: { type: 'order.placed' },
-    },
-    placed.messages,
-    key,
-  );
+  const written = await insertPlacedOrder(deps.pool, order, firstTransition(orderId, placed), placed.messages, key);
   if (written === null) return null;
   const row: OrderRow = {
     ...order,
@@ -153,6 +146,12 @@ async function writePlacedOrder(
     finalized_at: null,
   };
   return { order: row, rows: written.rows };
+}
+
+function firstTransition(orderId: string, placed: StepResult): TransitionRow {
+  const event = { type: 'order.placed' };
+  const messageId = messageIdFor(orderId, event.type);
+  return { orderId, seq: 1, from: placed.from, to: placed.to, eventType: event.type, messageId, event };
 }
 
 /** Who asked for a cancel: the customer, or an operator forcing a stuck order to end. */
