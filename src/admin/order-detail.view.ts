@@ -6,7 +6,8 @@ import { listAudit, type AuditRow } from '../audit/audit.sql.ts';
 import { orderView } from '../api/order.view.ts';
 import { formatAmount } from '../domain/money.ts';
 import { readOrder, type OrderRow } from '../orders/order.sql.ts';
-import { restore } from '../orders/order.step.ts';
+import { restoreStored } from '../orders/order.step.ts';
+import { deployedOrderMachine } from '../../machines/migrations/index.ts';
 import type { MachineGraph } from './machine.graph.ts';
 import { deadLettersOfOrder, isAwaited, outboxOfOrder, type OutboxFact } from '../messaging/messaging.queries.ts';
 import { orderHistory, type TransitionRow as HistoryRow } from '../orders/order.queries.ts';
@@ -101,7 +102,7 @@ export function auditView(row: AuditRow): AuditEntryView {
 /** The order as the REST API shows it, with unit prices formatted, its correlation id, and whether it takes a cancel. */
 function orderFacts(order: OrderRow): TimelineResponse['order'] {
   const { items, shipping_address: shippingAddress, ...view } = orderView(order);
-  const snapshot = restore(order.snapshot);
+  const snapshot = restoreStored(deployedOrderMachine, order.snapshot, order.machine_version);
   return {
     ...view,
     items: items.map((i) => ({ ...i, unit_price: formatAmount(i.unit_price, order.currency) })),

@@ -16,7 +16,7 @@ const config = loadConfigOrExit();
 const core = createCoreDeps(config, 'all');
 guardProcess(core.logger);
 const metrics = createMetrics();
-const running = startWorkers(core, workerRoles, metrics);
+const running = await startWorkers(core, workerRoles, metrics);
 const relay = await startRelay({
   config,
   pool: core.pool,

@@ -50,6 +50,7 @@ export function createApiApp(core: CoreDeps, metrics: Metrics, options: AppOptio
       readinessChecks: { relay: () => readRelayStatus(core.redis, config.QUEUE_PREFIX), ...lockNodeChecks(core) },
       orders: {
         topic: config.KAFKA_TOPIC_ORDER_EVENTS,
+        machine: core.machine,
         reservationTtlMs: config.RESERVATION_TTL_MS,
         paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
         waitSecondsMax: config.ORDER_WAIT_SECONDS_MAX,

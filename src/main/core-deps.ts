@@ -10,6 +10,7 @@ import { createPool, type Pool, type TransactionOptions } from '../platform/db.t
 import { createNoLock, createRedlock, type Lock } from '../platform/lock.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { Cluster, createBullmqRedis, createRedis, type RedisClient } from '../platform/redis.ts';
+import { deployedOrderMachine, type MachineVersion } from '../../machines/migrations/index.ts';
 
 export interface CoreDeps {
   config: Config;
@@ -22,10 +23,16 @@ export interface CoreDeps {
   logger: Logger;
   /** Retry policy for serialization failures and deadlocks, from the config. */
   transaction: TransactionOptions;
+  /** The order machine definition the process places and steps orders in (the deployed one; a test may give its own). */
+  machine: MachineVersion;
   close(): Promise<void>;
 }
 
-export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
+export function createCoreDeps(
+  config: Config,
+  role = 'engine',
+  machine: MachineVersion = deployedOrderMachine,
+): CoreDeps {
   const logger = createLogger(config.LOG_LEVEL, role);
   const pool = createPool({
     connectionString: config.DATABASE_URL,
@@ -72,6 +79,7 @@ export function createCoreDeps(config: Config, role = 'engine'): CoreDeps {
     lock,
     logger,
     transaction: { attemptsMax: config.PG_TX_RETRY_ATTEMPTS_MAX, backoffMs: config.PG_TX_RETRY_BACKOFF_MS },
+    machine,
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
       await lock.close();

@@ -11,6 +11,7 @@ import type { ModuleRuntime } from '../messaging/handle-once.ts';
 import { startSweeper } from '../messaging/sweeper.ts';
 import { createOrderRuntime } from '../orders/order.worker.ts';
 import { orderReceiver, type StepInfo } from '../orders/order.actor.ts';
+import { assertEveryOrderHasPath } from '../orders/machine-check.ts';
 import { createPaymentsRuntime } from '../payments/payments.worker.ts';
 import { createSimulatedProvider, simulatedProviderOptionsFrom } from '../payments/simulated.provider.ts';
 import { instrumentProvider } from '../payments/provider.metrics.ts';
@@ -35,10 +36,11 @@ function runtimeFor(
   // module's answer to an order is applied by the order actor in the module's own transaction.
   const { pool, dispatcher, transaction } = core;
   const topic = config.KAFKA_TOPIC_ORDER_EVENTS;
-  const base = { pool, dispatcher, logger, transaction, receiver: orderReceiver({ topic, onStep }) };
+  const { machine } = core;
+  const base = { pool, dispatcher, logger, transaction, receiver: orderReceiver({ topic, onStep, machine }) };
   switch (role) {
     case 'orders':
-      return createOrderRuntime({ ...base, topic, onStep });
+      return createOrderRuntime({ ...base, topic, onStep, machine });
     case 'inventory':
       return createInventoryRuntime({
         ...base,
@@ -61,13 +63,31 @@ function runtimeFor(
   }
 }
 
-/** Starts the workers of the given roles. The sweeper re-dispatches outbox rows left behind. */
-export function startWorkers(
+/** Throws MachineCheckFailedError when a stored order has no path into the process's machine definition. */
+async function checkMachineFits(core: CoreDeps): Promise<void> {
+  const check = await assertEveryOrderHasPath(core.pool, core.machine);
+  const migrating = check.occupied.filter((o) => o.machineVersion !== check.version);
+  if (migrating.length > 0) {
+    core.logger.info(
+      { version: check.version, migrating: migrating.map((o) => `v${o.machineVersion} ${o.state} -> ${o.target}`) },
+      'orders of older machine versions are migrated as they step',
+    );
+  }
+}
+
+/**
+ * Starts the workers of the given roles. The sweeper re-dispatches outbox rows left behind. Every
+ * worker but the sweeper steps orders, so first every stored order must have a path into the
+ * deployed machine definition: when one has none, this throws MachineCheckFailedError naming the
+ * orders (`npm run machine -- check` prints the same) and starts nothing, rather than strand them.
+ */
+export async function startWorkers(
   core: CoreDeps,
   roles: readonly WorkerRole[],
   metrics?: Metrics,
   listener?: (step: StepInfo) => void,
-): RunningWorkers {
+): Promise<RunningWorkers> {
+  if (roles.some((role) => role !== 'sweeper')) await checkMachineFits(core);
   const onStep = (step: StepInfo) => {
     if (metrics !== undefined) {
       metrics.orderSteps.inc({ status: step.status });

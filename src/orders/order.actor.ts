@@ -10,8 +10,10 @@ import { PermanentError } from '../messaging/module-worker.ts';
 import type { Message, OutgoingMessage } from '../../queues/message.ts';
 import type { OrderEvent } from '../../machines/order.types.ts';
 import { isFinalStatus, stateName, statusOf } from '../../machines/order.status.ts';
-import { lockAndClaim, saveBatch, type SavedStep, type TransitionRow } from './order.sql.ts';
-import { persist, restore, step, type OrderSnapshot } from './order.step.ts';
+import { deployedOrderMachine, migrateSnapshot, type MachineVersion } from '../../machines/migrations/index.ts';
+import type { PersistedSnapshot } from '../../machines/migrations/index.ts';
+import { lockAndClaim, saveBatch, type LockedOrder, type SavedStep, type TransitionRow } from './order.sql.ts';
+import { stepperFor, type OrderSnapshot, type OrderStepper } from './order.step.ts';
 
 /** The consumer name of the order actor's inbox rows. */
 export const orderConsumer = 'orders';
@@ -28,6 +30,8 @@ export interface StepInfo {
 
 export interface OrderActorOptions {
   topic: string;
+  /** The machine definition that steps the orders: the deployed one unless a test gives its own. */
+  machine?: MachineVersion;
   /** Called after the caller's commit, once per committed step: metrics listen here. */
   onStep?: (step: StepInfo) => void;
 }
@@ -40,6 +44,8 @@ interface Actor {
   storedVersion: number;
   storedStatus: string;
   createdAt: Date;
+  /** The machine version of the stored snapshot when it was migrated on restore, until a step records it. */
+  migratedFrom: number | null;
 }
 
 interface BatchSteps {
@@ -60,7 +66,12 @@ export class UnknownOrderError extends PermanentError {
  * the fact) is recorded in the inbox and otherwise changes nothing. Events must come ordered by
  * order id (messaging's firstOfEach), so row locks are taken in one order by every caller.
  */
-export async function applyOrderEvents(client: Client, events: Message[], topic: string): Promise<Received<StepInfo>> {
+export async function applyOrderEvents(
+  client: Client,
+  events: Message[],
+  topic: string,
+  definition: MachineVersion = deployedOrderMachine,
+): Promise<Received<StepInfo>> {
   if (events.length === 0) return { rows: [], notices: [] };
   const orderIds = [...new Set(events.map((e) => e.orderId))];
   const { orders, claimed } = await lockAndClaim(
@@ -73,23 +84,15 @@ export async function applyOrderEvents(client: Client, events: Message[], topic:
   if (unknown !== undefined) {
     throw new UnknownOrderError(`event ${unknown.type} for unknown order ${unknown.orderId}`);
   }
+  const stepper = stepperFor(definition.machine);
   const actors = new Map<string, Actor>();
-  for (const [id, row] of orders) {
-    actors.set(id, {
-      id,
-      snapshot: restore(row.snapshot),
-      version: row.version,
-      storedVersion: row.version,
-      storedStatus: row.status,
-      createdAt: row.created_at,
-    });
-  }
+  for (const [id, row] of orders) actors.set(id, restoredActor(id, row, definition, stepper));
   const batch = stepAll(
     events.filter((e) => claimed.has(e.messageId)),
     actors,
-    topic,
+    { topic, stepper, version: definition.version },
   );
-  const saved = savedStepsOf(actors);
+  const saved = savedStepsOf(actors, stepper, definition.version);
   const rows = await saveBatch(client, {
     saved,
     transitions: batch.transitions,
@@ -104,22 +107,50 @@ export async function applyOrderEvents(client: Client, events: Message[], topic:
 export function orderReceiver(options: OrderActorOptions): LocalReceiver<StepInfo> {
   return {
     consumer: orderConsumer,
-    receive: (client, events) => applyOrderEvents(client, events, options.topic),
+    receive: (client, events) => applyOrderEvents(client, events, options.topic, options.machine),
     committed: (steps) => {
       for (const s of steps) options.onStep?.(s);
     },
   };
 }
 
+/**
+ * An order as stored, restored into the definition. A snapshot of the definition's version is
+ * restored as it is; an older one goes through the migrations first (pure, in memory: it is saved
+ * only if a step changes it, and the transition that does records the migration). A snapshot with
+ * no path into the definition fails the batch: the check at start keeps such a deploy from running.
+ */
+function restoredActor(id: string, row: LockedOrder, definition: MachineVersion, stepper: OrderStepper): Actor {
+  const current = row.machine_version === definition.version;
+  const persisted = current
+    ? row.snapshot
+    : migrateSnapshot(definition, row.snapshot as PersistedSnapshot, row.machine_version);
+  return {
+    id,
+    snapshot: stepper.restore(persisted),
+    version: row.version,
+    storedVersion: row.version,
+    storedStatus: row.status,
+    createdAt: row.created_at,
+    migratedFrom: current ? null : row.machine_version,
+  };
+}
+
+interface Stepping {
+  topic: string;
+  stepper: OrderStepper;
+  version: number;
+}
+
 /** Steps each event on its order's snapshot as the batch has left it. */
-function stepAll(events: Message[], actors: Map<string, Actor>, topic: string): BatchSteps {
+function stepAll(events: Message[], actors: Map<string, Actor>, { topic, stepper, version }: Stepping): BatchSteps {
   const batch: BatchSteps = { transitions: [], messages: [], withdrawn: [], steps: [] };
   const occurredAt = new Date();
   for (const message of events) {
     const actor = actors.get(message.orderId);
     if (actor === undefined) throw new Error(`order ${message.orderId} was not locked`);
     const event = { ...message.payload, type: message.type } as OrderEvent;
-    const result = step(actor.snapshot, event, { correlationId: message.correlationId, occurredAt, topic });
+    const result = stepper.step(actor.snapshot, event, { correlationId: message.correlationId, occurredAt, topic });
     if (!result.changed) continue;
     actor.snapshot = result.snapshot;
     actor.version += 1;
@@ -131,7 +162,9 @@ function stepAll(events: Message[], actors: Map<string, Actor>, topic: string): 
       eventType: message.type,
       messageId: message.messageId,
       event,
+      ...(actor.migratedFrom === null ? {} : { migration: { from: actor.migratedFrom, to: version } }),
     });
+    actor.migratedFrom = null;
     batch.messages.push(...result.messages);
     batch.withdrawn.push(...result.withdrawn);
     batch.steps.push({
@@ -154,7 +187,7 @@ function withoutWithdrawn(messages: OutgoingMessage[], withdrawn: string[]): Out
 }
 
 /** The orders whose snapshot moved, as they stand at the end of the batch. */
-function savedStepsOf(actors: Map<string, Actor>): SavedStep[] {
+function savedStepsOf(actors: Map<string, Actor>, stepper: OrderStepper, machineVersion: number): SavedStep[] {
   return [...actors.values()]
     .filter((actor) => actor.version !== actor.storedVersion)
     .map((actor) => {
@@ -165,9 +198,10 @@ function savedStepsOf(actors: Map<string, Actor>): SavedStep[] {
         orderId: actor.id,
         expectedVersion: actor.storedVersion,
         version: actor.version,
+        machineVersion,
         status,
         state,
-        snapshot: persist(actor.snapshot),
+        snapshot: stepper.persist(actor.snapshot),
         discount: context.discount,
         total: context.total,
         failureReason: context.failureReason,

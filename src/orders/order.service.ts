@@ -11,8 +11,16 @@ import { insertOutbox, type OutboxRow } from '../messaging/outbox.sql.ts';
 import { messageIdFor } from '../../queues/message.ts';
 import type { OrderItem } from '../../machines/order.types.ts';
 import { productPrices } from '../inventory/inventory.catalog.sql.ts';
-import { insertPlacedOrder, readOrder, type NewOrder, type OrderRow, type PlacementKey } from './order.sql.ts';
-import { persist, restore, start, step } from './order.step.ts';
+import {
+  insertPlacedOrder,
+  readOrder,
+  type NewOrder,
+  type OrderRow,
+  type PlacementKey,
+  type TransitionRow,
+} from './order.sql.ts';
+import { deployedOrderMachine, type MachineVersion } from '../../machines/migrations/index.ts';
+import { restoreStored, stepperFor, type StepResult } from './order.step.ts';
 
 export interface PlaceOrderInput {
   userId: string;
@@ -27,6 +35,8 @@ export interface PlaceOrderInput {
 
 export interface OrderServiceDeps extends HandleOnceDeps {
   topic: string;
+  /** The machine definition orders are placed in: the deployed one unless a test gives its own. */
+  machine?: MachineVersion;
   reservationTtlMs: number;
   paymentDeadlineMs: number;
 }
@@ -88,6 +98,8 @@ async function writePlacedOrder(
 ): Promise<Placed | null> {
   const currency = input.currency as Parameters<typeof subtotalOf>[1];
   const subtotal = toAmountString(subtotalOf(lines, currency));
+  const definition = deps.machine ?? deployedOrderMachine;
+  const { start, step, persist } = stepperFor(definition.machine);
   const initial = start({
     orderId,
     userId: input.userId,
@@ -110,6 +122,7 @@ async function writePlacedOrder(
     status: placed.status,
     state: placed.to,
     snapshot: persist(placed.snapshot),
+    machine_version: definition.version,
     items: lines.map((l) => ({
       product_id: l.productId,
       quantity: l.quantity,
@@ -121,21 +134,7 @@ async function writePlacedOrder(
     shipping_address: input.shippingAddress,
     correlation_id: input.correlationId,
   };
-  const written = await insertPlacedOrder(
-    deps.pool,
-    order,
-    {
-      orderId,
-      seq: 1,
-      from: placed.from,
-      to: placed.to,
-      eventType: 'order.placed',
-      messageId: messageIdFor(orderId, 'order.placed'),
-      event: { type: 'order.placed' },
-    },
-    placed.messages,
-    key,
-  );
+  const written = await insertPlacedOrder(deps.pool, order, firstTransition(orderId, placed), placed.messages, key);
   if (written === null) return null;
   const row: OrderRow = {
     ...order,
@@ -147,6 +146,12 @@ async function writePlacedOrder(
     finalized_at: null,
   };
   return { order: row, rows: written.rows };
+}
+
+function firstTransition(orderId: string, placed: StepResult): TransitionRow {
+  const event = { type: 'order.placed' };
+  const messageId = messageIdFor(orderId, event.type);
+  return { orderId, seq: 1, from: placed.from, to: placed.to, eventType: event.type, messageId, event };
 }
 
 /** Who asked for a cancel: the customer, or an operator forcing a stuck order to end. */
@@ -180,7 +185,9 @@ export async function requestCancel(
       };
       const order = await readOrder(client, orderId);
       if (order === undefined) return refused(err('order_not_found', `order ${orderId} does not exist`, 'id'));
-      if (!restore(order.snapshot).can({ type: 'order.cancel' })) {
+      const definition = deps.machine ?? deployedOrderMachine;
+      const stored = restoreStored(definition, order.snapshot, order.machine_version);
+      if (!stored.can({ type: 'order.cancel' })) {
         return refused(
           err(
             'order_not_cancellable',

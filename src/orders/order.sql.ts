@@ -12,6 +12,8 @@ export interface OrderRow {
   state: string;
   snapshot: unknown;
   version: number;
+  /** The version of the order machine that wrote the snapshot (migration 017). */
+  machine_version: number;
   items: Array<{ product_id: string; quantity: number; unit_price: string }>;
   subtotal: string;
   discount: string;
@@ -28,6 +30,7 @@ export interface OrderRow {
 export interface LockedOrder {
   snapshot: unknown;
   version: number;
+  machine_version: number;
   status: OrderStatus;
   created_at: Date;
 }
@@ -49,7 +52,7 @@ export async function lockAndClaim(
   const result = await client.query<LockedOrder & { id: string; claimed: string | null }>({
     name: 'orders-lock-and-claim',
     text: `WITH locked AS MATERIALIZED (
-       SELECT id, snapshot, version, status, created_at FROM orders
+       SELECT id, snapshot, version, machine_version, status, created_at FROM orders
         WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE),
      claimed AS (
        INSERT INTO inbox (consumer, message_id)
@@ -59,9 +62,9 @@ export async function lockAndClaim(
        UPDATE outbox SET processed_at = now()
         WHERE message_id IN (SELECT message_id FROM claimed)
           AND destination = 'queue:' || $1 AND processed_at IS NULL)
-     SELECT id::text, snapshot, version, status, created_at, NULL AS claimed FROM locked
+     SELECT id::text, snapshot, version, machine_version, status, created_at, NULL AS claimed FROM locked
      UNION ALL
-     SELECT NULL, NULL, NULL, NULL, NULL, message_id FROM claimed`,
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL, message_id FROM claimed`,
     values: [consumer, orderIds, [...new Set(messageIds)]],
   });
   const orders = new Map<string, LockedOrder>();
@@ -102,18 +105,18 @@ export interface PlacementKey {
  */
 function placementSql(keyed: boolean): string {
   const claim = keyed
-    ? `INSERT INTO idempotency_keys (caller, key, request_hash, order_id) VALUES ($20, $21, $22, $1)
+    ? `INSERT INTO idempotency_keys (caller, key, request_hash, order_id) VALUES ($21, $22, $23, $1)
        ON CONFLICT (caller, key) DO UPDATE
           SET request_hash = EXCLUDED.request_hash, created_at = now(), response_status = NULL,
               response_body = NULL, order_id = EXCLUDED.order_id
-        WHERE idempotency_keys.created_at < now() - make_interval(secs => $23::double precision / 1000)
+        WHERE idempotency_keys.created_at < now() - make_interval(secs => $24::double precision / 1000)
        RETURNING order_id`
     : `SELECT $1::uuid AS order_id`;
   return `WITH claimed AS (${claim}),
      placed AS (
-       INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, items, subtotal, total,
-                           coupon_code, shipping_address, correlation_id)
-       SELECT $1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12 FROM claimed RETURNING id, created_at),
+       INSERT INTO orders (id, user_id, currency, status, state, snapshot, version, machine_version, items,
+                           subtotal, total, coupon_code, shipping_address, correlation_id)
+       SELECT $1, $2, $3, $4, $5, $6, 1, $20, $7, $8, $9, $10, $11, $12 FROM claimed RETURNING id, created_at),
      first_step AS (
        INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
        SELECT id, $13, $14, $15, $16, $17, $18 FROM placed),
@@ -154,6 +157,7 @@ export async function insertPlacedOrder(
     first.messageId,
     JSON.stringify(first.event),
     outboxRowsOf(messages),
+    order.machine_version,
   ];
   if (key !== undefined) values.push(key.caller, key.key, key.hash, key.ttlMs);
   const result = await db.query<OutboxRow & { placed_at: Date }>({
@@ -194,6 +198,8 @@ export interface SavedStep {
   orderId: string;
   expectedVersion: number;
   version: number;
+  /** The version of the machine definition that stepped it (its snapshot is of that version). */
+  machineVersion: number;
   status: OrderStatus;
   state: string;
   snapshot: unknown;
@@ -211,6 +217,8 @@ export interface TransitionRow {
   eventType: string;
   messageId: string;
   event: unknown;
+  /** Set when the step restored an older snapshot through migrations: from which version, to which. */
+  migration?: { from: number; to: number };
 }
 
 export interface BatchToSave {
@@ -241,18 +249,21 @@ export async function saveBatch(client: Client, batch: BatchToSave): Promise<Out
     text: `WITH updated AS (
        UPDATE orders o
           SET status = s.status, state = s.state, snapshot = s.snapshot, version = s.version,
+              machine_version = s.machine_version,
               discount = s.discount, total = s.total, failure_reason = s.failure_reason, updated_at = now(),
               finalized_at = CASE WHEN s.final THEN coalesce(o.finalized_at, now()) ELSE o.finalized_at END
-         FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, expected integer, version integer, status text,
+         FROM jsonb_to_recordset($1::jsonb) AS s(id uuid, expected integer, version integer, machine_version integer, status text,
               state text, snapshot jsonb, discount numeric, total numeric, failure_reason text, final boolean)
         WHERE o.id = s.id AND o.version = s.expected
         RETURNING o.id, o.status, o.state, o.version, o.discount::text AS discount, o.total::text AS total,
                   o.failure_reason, o.updated_at, o.finalized_at),
      appended AS (
-       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event)
-       SELECT t.order_id, t.seq, t.from_state, t.to_state, t.event_type, t.message_id, t.event
+       INSERT INTO order_transitions (order_id, seq, from_state, to_state, event_type, message_id, event,
+                                      migrated_from, migrated_to)
+       SELECT t.order_id, t.seq, t.from_state, t.to_state, t.event_type, t.message_id, t.event,
+              t.migrated_from, t.migrated_to
          FROM jsonb_to_recordset($2::jsonb) AS t(order_id uuid, seq integer, from_state text, to_state text,
-              event_type text, message_id text, event jsonb)),
+              event_type text, message_id text, event jsonb, migrated_from integer, migrated_to integer)),
      withdrawn AS (
        UPDATE outbox SET processed_at = now()
         WHERE message_id = ANY($4::text[]) AND delay_ms > 0 AND processed_at IS NULL),
@@ -267,6 +278,7 @@ export async function saveBatch(client: Client, batch: BatchToSave): Promise<Out
           id: u.orderId,
           expected: u.expectedVersion,
           version: u.version,
+          machine_version: u.machineVersion,
           status: u.status,
           state: u.state,
           snapshot: u.snapshot,
@@ -285,6 +297,8 @@ export async function saveBatch(client: Client, batch: BatchToSave): Promise<Out
           event_type: t.eventType,
           message_id: t.messageId,
           event: t.event,
+          migrated_from: t.migration?.from ?? null,
+          migrated_to: t.migration?.to ?? null,
         })),
       ),
       outboxRowsOf(batch.messages),

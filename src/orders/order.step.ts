@@ -2,6 +2,12 @@
 // caller passes the clock reading, and message ids are deterministic per (order, type).
 import { createActor, type SnapshotFrom } from 'xstate';
 import { orderMachine } from '../../machines/order.machine.ts';
+import {
+  migrateSnapshot,
+  type MachineVersion,
+  type OrderMachine,
+  type PersistedSnapshot,
+} from '../../machines/migrations/index.ts';
 import { stateName, statusOf } from '../../machines/order.status.ts';
 import type { OrderContext, OrderEvent, OrderInput, OrderStatus } from '../../machines/order.types.ts';
 import { messageIdFor, type OutgoingMessage } from '../../queues/message.ts';
@@ -26,61 +32,96 @@ export interface StepContext {
   topic: string;
 }
 
-export function restore(persisted: unknown): OrderSnapshot {
-  return orderMachine.resolveState(persisted as Parameters<typeof orderMachine.resolveState>[0]);
+/** The four operations of the runtime over one machine definition. */
+export interface OrderStepper {
+  start(input: OrderInput): OrderSnapshot;
+  step(snapshot: OrderSnapshot, event: OrderEvent, at: StepContext): StepResult;
+  restore(persisted: unknown): OrderSnapshot;
+  persist(snapshot: OrderSnapshot): unknown;
 }
 
-export function persist(snapshot: OrderSnapshot): unknown {
-  return orderMachine.getPersistedSnapshot(snapshot);
+const steppers = new WeakMap<OrderMachine, OrderStepper>();
+
+/** The stepper of a machine definition, built once per definition. */
+export function stepperFor(machine: OrderMachine = orderMachine): OrderStepper {
+  let stepper = steppers.get(machine);
+  if (stepper === undefined) {
+    stepper = createStepper(machine);
+    steppers.set(machine, stepper);
+  }
+  return stepper;
 }
 
 // XState's transition() and initialTransition() build a new inert actor for every call (an actor,
 // its system, and the machine's initial state computed eagerly), which costs more than the step
 // itself. The order machine has no child actors and the runtime executes no action, so one inert
-// scope serves every step: transition() is synchronous, and each call collects its own actions.
-type Scope = Parameters<typeof orderMachine.transition>[2];
-let collected: ActionLike[] | null = null;
-const inertSelf = createActor(orderMachine, {
-  input: {
-    orderId: '00000000-0000-0000-0000-000000000000',
-    userId: 'scope',
-    currency: 'USD',
-    items: [],
-    subtotal: '0',
-    couponCode: null,
-    reservationTtlMs: 1,
-    paymentDeadlineMs: 1,
-  },
-});
-const inertScope = {
-  self: inertSelf,
-  defer: () => undefined,
-  id: '',
-  logger: () => undefined,
-  sessionId: '',
-  stopChild: () => undefined,
-  system: inertSelf.system,
-  emit: () => undefined,
-  actionExecutor: (action: ActionLike) => void collected?.push(action),
-} as unknown as Scope;
+// scope per definition serves every step: transition() is synchronous, and each call collects its
+// own actions.
+type Scope = Parameters<OrderMachine['transition']>[2];
+const scopeInput: OrderInput = {
+  orderId: '00000000-0000-0000-0000-000000000000',
+  userId: 'scope',
+  currency: 'USD',
+  items: [],
+  subtotal: '0',
+  couponCode: null,
+  reservationTtlMs: 1,
+  paymentDeadlineMs: 1,
+};
 
-function collecting<T>(run: () => T): [T, ActionLike[]] {
-  const actions: ActionLike[] = [];
-  collected = actions;
-  try {
-    return [run(), actions];
-  } finally {
-    collected = null;
-  }
+function createStepper(machine: OrderMachine): OrderStepper {
+  let collected: ActionLike[] | null = null;
+  const inertSelf = createActor(machine, { input: scopeInput });
+  const inertScope = {
+    self: inertSelf,
+    defer: () => undefined,
+    id: '',
+    logger: () => undefined,
+    sessionId: '',
+    stopChild: () => undefined,
+    system: inertSelf.system,
+    emit: () => undefined,
+    actionExecutor: (action: ActionLike) => void collected?.push(action),
+  } as unknown as Scope;
+  const collecting = <T>(run: () => T): [T, ActionLike[]] => {
+    const actions: ActionLike[] = [];
+    collected = actions;
+    try {
+      return [run(), actions];
+    } finally {
+      collected = null;
+    }
+  };
+  return {
+    start: (input) => collecting(() => machine.getInitialSnapshot(inertScope, input))[0],
+    step: (snapshot, event, at) =>
+      stepWith(snapshot, event, at, (s, e) => collecting(() => machine.transition(s, e, inertScope))),
+    restore: (persisted) => machine.resolveState(persisted as Parameters<OrderMachine['resolveState']>[0]),
+    persist: (snapshot) => machine.getPersistedSnapshot(snapshot),
+  };
 }
 
-export function start(input: OrderInput): OrderSnapshot {
-  return collecting(() => orderMachine.getInitialSnapshot(inertScope, input))[0];
+/**
+ * A stored snapshot restored into a definition: as it is when the definition's version wrote it,
+ * else through the migrations from its version (NoMachinePathError when there is no path).
+ */
+export function restoreStored(definition: MachineVersion, persisted: unknown, machineVersion: number): OrderSnapshot {
+  const stepper = stepperFor(definition.machine);
+  if (machineVersion === definition.version) return stepper.restore(persisted);
+  return stepper.restore(migrateSnapshot(definition, persisted as PersistedSnapshot, machineVersion));
 }
 
-export function step(snapshot: OrderSnapshot, event: OrderEvent, at: StepContext): StepResult {
+/** The deployed machine's operations (the default definition): what callers without a definition use. */
+export const { start, step, restore, persist } = stepperFor(orderMachine);
+
+function stepWith(
+  snapshot: OrderSnapshot,
+  event: OrderEvent,
+  at: StepContext,
+  transition: (snapshot: OrderSnapshot, event: OrderEvent) => [OrderSnapshot, ActionLike[]],
+): StepResult {
   const from = stateName(snapshot.value);
-  const [next, actions] = collecting(() => orderMachine.transition(snapshot, event, inertScope));
+  const [next, actions] = transition(snapshot, event);
   const to = stateName(next.value);
   const context = next.context;
   return {

@@ -19,7 +19,7 @@ export function createOrderRuntime(deps: OrderWorkerDeps): ModuleRuntime {
       const events = firstOfEach(works).map((w) => w.message);
       const { rows, notices } = await withTransaction(
         deps.pool,
-        (client) => applyOrderEvents(client, events, deps.topic),
+        (client) => applyOrderEvents(client, events, deps.topic, deps.machine),
         deps.transaction,
       );
       await deps.dispatcher.dispatch(rows);

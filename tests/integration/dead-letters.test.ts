@@ -97,7 +97,7 @@ describe('dead letters', () => {
 
       expect(await redriveDeadLetters(own.core.pool, own.core.queues, [first])).toBe(1);
       expect(await queue.getJob(messageId)).toBeDefined(); // back under its own id
-      inventory = startWorkers(own.core, ['inventory']);
+      inventory = await startWorkers(own.core, ['inventory']);
       expect(await waitUntilFinal(own.core.pool, [orderId], 20_000)).toEqual([]);
       const seen = await own.core.pool.query(`SELECT 1 FROM inbox WHERE consumer = 'inventory' AND message_id = $1`, [
         messageId,

@@ -39,7 +39,7 @@ describe('Redis loses every job', () => {
     expect(waiting).toBeGreaterThanOrEqual(8);
     await loseEveryJob(engine);
     expect(await engine.core.queues.get('inventory')!.getWaitingCount()).toBe(0);
-    const running = startWorkers(engine.core, workerRoles);
+    const running = await startWorkers(engine.core, workerRoles);
     try {
       expect(await waitUntilFinal(engine.core.pool, ids, 60_000)).toEqual([]);
       const report = await checkInvariants(engine.core.pool, ids);

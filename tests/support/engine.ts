@@ -12,6 +12,7 @@ import { upsertProduct } from '../../src/inventory/inventory.sql.ts';
 import { signToken, type Role } from '../../src/platform/auth.ts';
 import { createMetrics } from '../../src/platform/metrics.ts';
 import { createTestDeps } from './harness.ts';
+import type { MachineVersion } from '../../machines/migrations/index.ts';
 import { testConfig } from './test-config.ts';
 
 export interface TestEngine {
@@ -23,13 +24,19 @@ export interface TestEngine {
 
 export async function startTestEngine(
   overrides: Record<string, string> = {},
-  options: { roles?: readonly WorkerRole[]; beforeWorkers?: (core: CoreDeps) => void } = {},
+  options: { roles?: readonly WorkerRole[]; beforeWorkers?: (core: CoreDeps) => void; machine?: MachineVersion } = {},
 ): Promise<TestEngine> {
-  const core = createTestDeps(overrides);
+  const core = createTestDeps(overrides, options.machine);
   options.beforeWorkers?.(core);
   const metrics = createMetrics(false);
   const roles = options.roles ?? workerRoles;
-  const workers = roles.length > 0 ? startWorkers(core, roles, metrics) : null;
+  const workers =
+    roles.length > 0
+      ? await startWorkers(core, roles, metrics).catch(async (error: unknown) => {
+          await core.close();
+          throw error;
+        })
+      : null;
   const server: Server = await listen(createApiApp(core, metrics), 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {

@@ -3,10 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import { createCoreDeps, type CoreDeps } from '../../src/main/core-deps.ts';
 import { testConfig } from './test-config.ts';
+import type { MachineVersion } from '../../machines/migrations/index.ts';
 
-export function createTestDeps(overrides: Record<string, string> = {}): CoreDeps {
+export function createTestDeps(overrides: Record<string, string> = {}, machine?: MachineVersion): CoreDeps {
   const prefix = `t-${randomUUID().slice(0, 8)}`;
-  return createCoreDeps(testConfig({ QUEUE_PREFIX: prefix, ...overrides }), 'test');
+  return createCoreDeps(testConfig({ QUEUE_PREFIX: prefix, ...overrides }), 'test', machine);
 }
 
 /** A message as a sender would build it, for calling a handler directly. */
