@@ -75,6 +75,25 @@ async function checkMachineFits(core: CoreDeps): Promise<void> {
   }
 }
 
+/** Counts a role's retries and dead letters, and its jobs' time as BullMQ recorded it. */
+function observeJobs(worker: Worker, role: WorkerRole, metrics: Metrics): void {
+  worker.on('failed', (job, error) => {
+    const final =
+      job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    (final ? metrics.jobsDeadLettered : metrics.jobRetries).inc({ queue: role });
+  });
+  // A group-committed batch's jobs share their batch's time.
+  const observeJob = (
+    job: { processedOn?: number | undefined; finishedOn?: number | undefined } | undefined,
+    result: string,
+  ) => {
+    if (job?.processedOn !== undefined && job.finishedOn !== undefined)
+      metrics.jobDuration.observe({ queue: role, result }, (job.finishedOn - job.processedOn) / 1_000);
+  };
+  worker.on('completed', (job) => observeJob(job, 'completed'));
+  worker.on('failed', (job) => observeJob(job, 'failed'));
+}
+
 /**
  * Starts the workers of the given roles. The sweeper re-dispatches outbox rows left behind. Every
  * worker but the sweeper steps orders, so first every stored order must have a path into the
@@ -118,27 +137,11 @@ export async function startWorkers(
         pool: core.pool,
         dispatcher: core.dispatcher,
         transaction: core.transaction,
-        receiver: orderReceiver({ topic: core.config.KAFKA_TOPIC_ORDER_EVENTS, onStep }),
+        receiver: orderReceiver({ topic: core.config.KAFKA_TOPIC_ORDER_EVENTS, onStep, machine: core.machine }),
       },
     };
     const worker = startModuleWorker(options, runtimeFor(core, role, onStep, metrics));
-    if (metrics !== undefined) {
-      worker.on('failed', (job, error) => {
-        const final =
-          job === undefined || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-        (final ? metrics.jobsDeadLettered : metrics.jobRetries).inc({ queue: role });
-      });
-      // Job time as BullMQ recorded it (a group-committed batch's jobs share their batch's time).
-      const observeJob = (
-        job: { processedOn?: number | undefined; finishedOn?: number | undefined } | undefined,
-        result: string,
-      ) => {
-        if (job?.processedOn !== undefined && job.finishedOn !== undefined)
-          metrics.jobDuration.observe({ queue: role, result }, (job.finishedOn - job.processedOn) / 1_000);
-      };
-      worker.on('completed', (job) => observeJob(job, 'completed'));
-      worker.on('failed', (job) => observeJob(job, 'failed'));
-    }
+    if (metrics !== undefined) observeJobs(worker, role, metrics);
     workers.push(worker);
   }
   const sweeper = roles.includes('sweeper')

@@ -41,7 +41,7 @@ export async function resolveAttention(
   const outcome = await withTransaction(
     deps.pool,
     async (client) => {
-      const result = await stepResolve(client, deps.topic, orderId, request, correlationId);
+      const result = await stepResolve(client, deps, orderId, request, correlationId);
       await record?.(client, result.result);
       return result;
     },
@@ -53,7 +53,7 @@ export async function resolveAttention(
 
 async function stepResolve(
   client: Client,
-  topic: string,
+  deps: Pick<OrderServiceDeps, 'topic' | 'machine'>,
   orderId: string,
   request: ResolveRequest,
   correlationId: string,
@@ -78,7 +78,7 @@ async function stepResolve(
     type: 'order.resolve',
     payload: { action: request.action, note: request.note, operator: request.operator },
   };
-  const received = await applyOrderEvents(client, [message], topic);
+  const received = await applyOrderEvents(client, [message], deps.topic, deps.machine);
   const step = received.notices[0];
   // The actor decides again under the row lock: another resolve may have come first.
   if (step === undefined) return notInAttention();

@@ -21,6 +21,7 @@ import {
   type SnapshotMigration,
 } from '../../machines/migrations/index.ts';
 import { orderMachine } from '../../machines/order.machine.ts';
+import { resolveAttention } from '../../src/orders/order.resolve.ts';
 import { createCoupon } from '../../src/coupons/coupons.create.ts';
 import type { CoreDeps } from '../../src/main/core-deps.ts';
 import { startWorkers, type RunningWorkers } from '../../src/main/engine.ts';
@@ -95,6 +96,7 @@ const parkedStates = [
   'compensating.refunding',
   'compensating.restoringCoupon',
   'compensating.releasingStock',
+  'needsAttention',
 ];
 const finalStates = ['confirmed', 'rejected', 'failed', 'expired', 'cancelled'];
 
@@ -111,8 +113,8 @@ interface Group {
   running: Map<WorkerRole, RunningWorkers>;
 }
 
-function openGroup(): Group {
-  const core = createTestDeps(overrides());
+function openGroup(extra: Record<string, string> = {}): Group {
+  const core = createTestDeps({ ...overrides(), ...extra });
   const config = testConfig();
   const deps: OrderServiceDeps = {
     pool: core.pool,
@@ -234,6 +236,20 @@ async function parkFinalAndCompensating(): Promise<void> {
   }
 }
 
+/** A confirmed order cancelled while the provider refuses its refund: it halts in needsAttention. */
+async function parkNeedsAttention(): Promise<void> {
+  const group = openGroup({ PAYMENT_SIM_REFUSE_REFUNDS_PREFIX: 'refuse_' });
+  try {
+    await run(group, ['orders', 'inventory', 'coupons', 'payments', 'ledger']);
+    const halted = await place(group, { user: 'refuse_versions' });
+    await parkIn(group, halted, 'confirmed');
+    await cancel(group, halted);
+    await parkIn(group, halted, 'needsAttention');
+  } finally {
+    await closeGroup(group);
+  }
+}
+
 /** Orders waiting on the coupon, on the payment, and on the ledger after payment. */
 async function parkForward(): Promise<void> {
   const waiting = openGroup();
@@ -265,6 +281,7 @@ beforeAll(async () => {
   databaseUrl = await freshDatabase('versions');
   await parkExpired();
   await parkFinalAndCompensating();
+  await parkNeedsAttention();
   await parkForward();
 }, 180_000);
 
@@ -327,6 +344,15 @@ describe('machine versions', () => {
     const confirmed = [...placed].find(([, state]) => state === 'confirmed')![0];
     const v2deps = { ...openGroupDeps(engine.core), machine: version2 };
     expect((await requestCancel(v2deps, confirmed, 'versions-cancel-v2')).ok).toBe(true);
+    // The order halted in needsAttention is retried under version 2 (this engine's provider refunds it).
+    const halted = [...placed].find(([, state]) => state === 'needsAttention')![0];
+    const retried = await resolveAttention(
+      v2deps,
+      halted,
+      { action: 'retry', note: 'provider block lifted', operator: 'versions-test' },
+      'versions-resolve',
+    );
+    expect(retried.ok).toBe(true);
     const ids = [...placed.keys()];
     expect(await waitUntilFinal(pool, ids, 60_000)).toEqual([]);
     expect((await checkInvariants(pool, ids)).violations).toEqual([]);
