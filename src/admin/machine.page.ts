@@ -1,8 +1,22 @@
 // The visualizer's HTML: the machine's SVG inline, panels for the fleet and for one order (the
-// order itself, its timeline, the messages it waits for with their jobs, its Kafka events and its
-// audit entries), and the local script that fills them (public/machine.js). No CDN, no web font.
+// order itself, the resolve form while it needs attention, its timeline, the messages it waits
+// for with their jobs, its Kafka events and its audit entries), and the local script that fills
+// them (public/machine.js). No CDN, no web font.
 import type { Principal } from '../platform/auth.ts';
 import { layout, searchForm } from './admin.pages.ts';
+
+// Shown while the order is halted in needs_attention: what failed, and the two ways out (POST
+// .../resolve). The note is the operator's reason, kept in the audit trail and the transition.
+const attentionPanel = `<section id="attention" class="attention" aria-label="Needs attention" hidden>
+      <h3>Needs attention <small>(an undo failed for good: only an operator moves this order)</small></h3>
+      <dl id="attention-facts" class="facts"></dl>
+      <p><label for="attention-note">Note <small>(required: why, and what was done; kept in the audit trail)</small></label>
+        <textarea id="attention-note" rows="2" maxlength="1000"></textarea></p>
+      <p class="actions">
+        <button id="resolve-retry" type="button" data-action="retry">Retry the undo</button>
+        <button id="resolve-mark" type="button" data-action="mark_compensated">Mark compensated by hand</button>
+      </p>
+    </section>`;
 
 const orderPanel = `<section id="order" aria-label="Order" hidden>
     <h2>Order <code id="order-title"></code> <span id="order-status" class="badge"></span></h2>
@@ -12,6 +26,7 @@ const orderPanel = `<section id="order" aria-label="Order" hidden>
       <button id="redrive" type="button">Redrive dead letters</button>
       <span id="action-result" role="status"></span>
     </p>
+    ${attentionPanel}
     <div class="columns">
       <dl id="order-facts" class="facts"></dl>
       <div><h3>Items</h3>

@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readOrder } from '../../src/orders/order.sql.ts';
-import { signToken } from '../../src/platform/auth.ts';
-import { launchOfflineBrowser, screenshots, type OfflineBrowser } from '../support/browser.ts';
+import { launchOfflineBrowser, logIn, screenshots, type OfflineBrowser } from '../support/browser.ts';
 import { freshDatabase } from '../support/database.ts';
 import { placeOne, startTestEngine, type TestEngine } from '../support/engine.ts';
 import { until } from '../support/harness.ts';
@@ -45,19 +44,12 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function logIn(on: Page, userId: string, role: 'admin' | 'viewer'): Promise<void> {
-  const token = await signToken(engine.core.config, { userId, role, ttlSeconds: 600 });
-  await on.goto(`${engine.url}/admin/login`);
-  await on.fill('#token', token);
-  await Promise.all([on.waitForURL(`${engine.url}/admin`), on.click('button[type=submit]')]);
-}
-
 const listed = () =>
   page.locator('#orders tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.orderId));
 
 describe('the console in a real browser (offline)', () => {
   it('lands an admin on /admin: fleet, invariants with their check time, stuck orders', async () => {
-    await logIn(page, 'ops-admin', 'admin');
+    await logIn(page, engine, 'ops-admin', 'admin');
     await page.locator('#invariants-card[data-health="green"]').waitFor({ timeout: 10_000 });
     expect(await page.locator('#invariants li.holds').count()).toBe(5);
     expect(await page.locator('#invariants-checked').textContent()).toMatch(/last checked \d{4}-\d\d-\d\d /);
@@ -133,7 +125,7 @@ describe('the console in a real browser (offline)', () => {
 
   it('lets a viewer see every page and refuses their action', async () => {
     const { page: viewer } = await browser.newPage();
-    await logIn(viewer, 'ops-viewer', 'viewer');
+    await logIn(viewer, engine, 'ops-viewer', 'viewer');
     expect(await viewer.locator('#signed-in').textContent()).toContain('viewer');
     await viewer.goto(`${engine.url}/admin/machine?order=${orders.other}`);
     await viewer.locator('#order-facts dd[data-fact="user"]').waitFor({ timeout: 10_000 });

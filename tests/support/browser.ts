@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { signToken } from '../../src/platform/auth.ts';
+import type { TestEngine } from './engine.ts';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Test artifacts by default (git-ignored); SCREENSHOTS_DIR=docs/screenshots refreshes the README's.
@@ -63,4 +65,12 @@ export async function launchOfflineBrowser(): Promise<OfflineBrowser> {
     },
     close: () => browser.close(),
   };
+}
+
+/** Logs `on` in to the console as an operator, through the login form, and waits for the landing page. */
+export async function logIn(on: Page, engine: TestEngine, userId: string, role: 'admin' | 'viewer'): Promise<void> {
+  const token = await signToken(engine.core.config, { userId, role, ttlSeconds: 600 });
+  await on.goto(`${engine.url}/admin/login`);
+  await on.fill('#token', token);
+  await Promise.all([on.waitForURL(`${engine.url}/admin`), on.click('button[type=submit]')]);
 }

@@ -1,7 +1,8 @@
 // The visualizer's script: puts live counts on the machine's SVG, lists stuck orders, and for
 // one order (?order=<id>) highlights its path and shows all of it: the order, its timeline, the
 // jobs it waits for (with their Bull Board pages), its Kafka events and its audit entries. Polls
-// every 2 s; a click on a state opens the orders list filtered by that state.
+// every 2 s; a click on a state opens the orders list filtered by that state. The order's actions:
+// force-cancel, redrive, and resolve (retry or mark compensated) while it needs attention.
 /* global document, window, setTimeout, confirm, CSS, URLSearchParams */
 import { auditRow, cell, duration, getJson, isViewer, link, orderHref, row, showStatus, text, utc } from './common.js';
 
@@ -90,6 +91,16 @@ function address(a) {
   return [a.name, a.street, a.street2, a.city, a.state, a.postal_code, a.country].filter(Boolean).join(', ');
 }
 
+/** [name, value] pairs as <dt>/<dd> pairs, each <dd> named by data-fact. */
+function definitions(facts) {
+  return facts.flatMap(([name, value]) => {
+    const definition = document.createElement('dd');
+    definition.dataset.fact = name;
+    definition.append(value);
+    return [text('dt', name), definition];
+  });
+}
+
 function renderFacts(order) {
   const facts = [
     ['user', link(`/admin/orders?user_id=${encodeURIComponent(order.user_id)}`, order.user_id)],
@@ -102,14 +113,7 @@ function renderFacts(order) {
     ['final', order.finalized_at ? `${utc(order.finalized_at)} UTC` : 'not yet'],
     ['reason', order.failure_reason ?? ''],
   ];
-  document.getElementById('order-facts').replaceChildren(
-    ...facts.flatMap(([name, value]) => {
-      const definition = document.createElement('dd');
-      definition.dataset.fact = name;
-      definition.append(value);
-      return [text('dt', name), definition];
-    }),
-  );
+  document.getElementById('order-facts').replaceChildren(...definitions(facts));
   document
     .querySelector('#order-items tbody')
     .replaceChildren(
@@ -184,6 +188,23 @@ function renderEvents(events) {
     );
 }
 
+const resolveControls = ['attention-note', 'resolve-retry', 'resolve-mark'];
+let resolving = false;
+
+/** The needs-attention panel, while the order is halted: what failed. A note being typed survives each poll. */
+function renderAttention(order) {
+  const attention = order.status === 'needs_attention' ? (order.attention ?? null) : null;
+  document.getElementById('attention').hidden = attention === null;
+  if (attention === null) return;
+  const facts = [
+    ['failing step', attention.step],
+    ['command', attention.command],
+    ['reason', attention.reason],
+  ];
+  document.getElementById('attention-facts').replaceChildren(...definitions(facts));
+  for (const id of resolveControls) document.getElementById(id).disabled = isViewer() || resolving;
+}
+
 function renderOrder(timeline) {
   const { order } = timeline;
   document.getElementById('order').hidden = false;
@@ -196,6 +217,7 @@ function renderOrder(timeline) {
   document.getElementById('force-cancel').disabled = isViewer() || !order.cancellable;
   document.getElementById('redrive').disabled = isViewer() || timeline.dead_letters.length === 0;
   renderFacts(order);
+  renderAttention(order);
   renderTimeline(timeline);
   renderWaiting(timeline.waiting_for);
   renderEvents(timeline.events);
@@ -213,10 +235,13 @@ function renderOrder(timeline) {
   highlightPath(timeline);
 }
 
+const loadOrder = async () =>
+  renderOrder(await getJson(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/timeline`));
+
 async function refresh() {
   try {
     renderFleet(await getJson('/api/v1/admin/machine'));
-    if (orderId) renderOrder(await getJson(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/timeline`));
+    if (orderId) await loadOrder();
     showStatus(null);
   } catch (error) {
     showStatus(error);
@@ -230,11 +255,50 @@ async function act(path, question) {
   try {
     const body = await getJson(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/${path}`, { method: 'POST' });
     result.textContent = path === 'cancel' ? 'cancel requested' : `${body.redriven} dead letter(s) redriven`;
+    result.className = '';
   } catch (error) {
     result.textContent = error.message;
+    result.className = 'error';
   }
 }
 
+const resolveQuestions = {
+  retry: 'Retry the failed undo? Fix its cause first, or it fails again.',
+  mark_compensated: 'Mark the failed undo as done by hand? The engine will not do it; compensation goes on.',
+};
+
+/** POST .../resolve with the note; the API's refusal (a missing note, an order no longer halted) is shown. */
+async function resolve(action) {
+  if (!confirm(resolveQuestions[action])) return;
+  const result = document.getElementById('action-result');
+  const note = document.getElementById('attention-note');
+  resolving = true;
+  for (const id of resolveControls) document.getElementById(id).disabled = true;
+  try {
+    const body = await getJson(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/resolve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ action, note: note.value }),
+    });
+    note.value = '';
+    result.textContent = `resolved (${body.action}): now ${body.status} (${body.state})`;
+    result.className = '';
+  } catch (error) {
+    result.textContent = `resolve refused: ${error.message}`;
+    result.className = 'error';
+  }
+  resolving = false;
+  try {
+    await loadOrder();
+  } catch (error) {
+    showStatus(error);
+  }
+}
+
+for (const id of ['resolve-retry', 'resolve-mark']) {
+  const button = document.getElementById(id);
+  button.addEventListener('click', () => resolve(button.dataset.action));
+}
 document
   .getElementById('force-cancel')
   .addEventListener('click', () => act('cancel', 'Force-cancel this order? Compensation will undo every step.'));
