@@ -1,12 +1,13 @@
 // The machine check: does every stored order have a path into the deployed machine definition?
 // For each occupied (machine version, state), a stored snapshot goes through the migrations from its
 // version and is restored into the definition; the pair has a path when that works and lands in a
-// state the definition has. `npm run machine -- check` prints it; the workers run it at start and
-// refuse to start when an order has no path, rather than strand it (src/main/engine.ts).
+// state the definition has. `npm run machine -- check` prints it for every stored order; the workers
+// run it at start over the orders they will step again (none in a final status) and refuse to start
+// when one has no path, rather than strand it (src/main/engine.ts).
 import type { Queryable } from '../platform/db.ts';
-import { stateName } from '../../machines/order.status.ts';
+import { finalStatuses, orderStatuses, stateName } from '../../machines/order.status.ts';
 import { type MachineVersion } from '../../machines/migrations/index.ts';
-import { occupiedStates, ordersIn, sampleSnapshot } from './machine-check.queries.ts';
+import { occupiedStates, ordersIn, sampleSnapshot, type StatusScope } from './machine-check.queries.ts';
 import { restoreStored } from './order.step.ts';
 
 export interface OccupiedState {
@@ -31,18 +32,27 @@ export interface MachineCheck {
 /** Names the orders of a pair with no path, this many at most (the count is always given). */
 export const strandedIdsMax = 20;
 
-/** Checks every occupied state of the database against the definition. */
+/** The statuses of the orders a worker may step again: every status but the final ones. */
+export const unfinishedStatuses: readonly string[] = orderStatuses.filter(
+  (s) => !(finalStatuses as readonly string[]).includes(s),
+);
+
+/**
+ * Checks the occupied states of the database against the definition: of every stored order, or of
+ * the orders in `statuses` only (the workers' start passes unfinishedStatuses).
+ */
 export async function checkMachine(
   db: Queryable,
   definition: MachineVersion,
   idsMax = strandedIdsMax,
+  statuses: StatusScope = null,
 ): Promise<MachineCheck> {
   const occupied: OccupiedState[] = [];
-  for (const row of await occupiedStates(db)) {
-    const snapshot = await sampleSnapshot(db, row.machine_version, row.state);
+  for (const row of await occupiedStates(db, statuses)) {
+    const snapshot = await sampleSnapshot(db, row.machine_version, row.state, statuses);
     if (snapshot === undefined) continue; // its orders moved on since the count
     const path = pathOf(definition, snapshot, row.machine_version);
-    const stranded = path.target === null ? await ordersIn(db, row.machine_version, row.state, idsMax) : [];
+    const stranded = path.target === null ? await ordersIn(db, row.machine_version, row.state, idsMax, statuses) : [];
     occupied.push({ machineVersion: row.machine_version, state: row.state, orders: row.orders, ...path, stranded });
   }
   const strandedOrders = occupied.filter((o) => o.target === null).reduce((sum, o) => sum + o.orders, 0);
@@ -98,9 +108,14 @@ export class MachineCheckFailedError extends Error {
   override name = 'MachineCheckFailedError';
 }
 
-/** Runs the check; throws MachineCheckFailedError, with the check's text, when some order has no path. */
+/**
+ * The workers' check at start, over the orders they will step again: throws MachineCheckFailedError,
+ * with the check's text, when one has no path. A final order is never stepped again (a late duplicate
+ * for it fails alone and dead-letters), so it does not hold a start back; `npm run machine -- check`
+ * still lists it.
+ */
 export async function assertEveryOrderHasPath(db: Queryable, definition: MachineVersion): Promise<MachineCheck> {
-  const check = await checkMachine(db, definition);
+  const check = await checkMachine(db, definition, strandedIdsMax, unfinishedStatuses);
   if (check.strandedOrders > 0) {
     throw new MachineCheckFailedError(`refusing to start the workers:\n${formatMachineCheck(check)}`);
   }
