@@ -46,6 +46,21 @@ async function send(method: string, path: string, role: Role, body?: unknown) {
   return { status: res.status, body: (text.startsWith('{') ? JSON.parse(text) : text) as Record<string, any> };
 }
 
+/**
+ * Holds the orders worker while `act` runs: the cancel's outbox row then keeps the xmin of the
+ * transaction that wrote it (the worker that takes the cancel marks the row, a new row version).
+ */
+async function withOrdersHeld(act: () => Promise<void>): Promise<void> {
+  const orders = engine.workers?.workers.find((w) => w.name === 'orders');
+  if (orders === undefined) throw new Error('the test engine runs no orders worker');
+  await orders.pause();
+  try {
+    await act();
+  } finally {
+    await orders.resume();
+  }
+}
+
 async function stuckOrder(): Promise<string> {
   const id = await placeOne(engine, `test_timeout_${run}`, 0);
   await until(async () => ((await readOrder(engine.core.pool, id))?.state === 'charging' ? true : undefined));
@@ -81,12 +96,14 @@ async function xminOf(sql: string, values: unknown[]): Promise<string> {
 describe('operator actions leave audit rows', () => {
   it('records a force-cancel from the console in the cancel transaction, and a refused one', async () => {
     const id = await stuckOrder();
-    expect((await send('POST', `/api/v1/admin/orders/${id}/cancel`, 'admin')).status).toBe(202);
-    const [row] = await auditRows('order_id = $1', [id]);
-    expect(row).toMatchObject({ actor: admin, actor_role: 'admin', action: 'order.force_cancel', outcome: 'ok' });
-    expect(row!.detail).toEqual({ via: 'console' });
-    const cancel = await xminOf(`SELECT xmin::text FROM outbox WHERE message_id = $1`, [`${id}.order.cancel`]);
-    expect(row!.xmin).toBe(cancel);
+    await withOrdersHeld(async () => {
+      expect((await send('POST', `/api/v1/admin/orders/${id}/cancel`, 'admin')).status).toBe(202);
+      const [row] = await auditRows('order_id = $1', [id]);
+      expect(row).toMatchObject({ actor: admin, actor_role: 'admin', action: 'order.force_cancel', outcome: 'ok' });
+      expect(row!.detail).toEqual({ via: 'console' });
+      const cancel = await xminOf(`SELECT xmin::text FROM outbox WHERE message_id = $1`, [`${id}.order.cancel`]);
+      expect(row!.xmin).toBe(cancel);
+    });
     await until(async () => ((await readOrder(engine.core.pool, id))?.status === 'cancelled' ? true : undefined));
     expect((await send('POST', `/api/v1/admin/orders/${id}/cancel`, 'admin')).status).toBe(409);
     const rows = await auditRows('order_id = $1', [id]);
@@ -95,12 +112,15 @@ describe('operator actions leave audit rows', () => {
 
   it('records a force-cancel through the REST API with its reason', async () => {
     const id = await stuckOrder();
-    const res = await send('POST', `/api/v1/orders/${id}/force-cancel`, 'admin', { reason: 'customer phoned' });
-    expect(res.status).toBe(202);
-    const [row] = await auditRows('order_id = $1', [id]);
-    expect(row).toMatchObject({ action: 'order.force_cancel', outcome: 'ok' });
-    expect(row!.detail).toEqual({ via: 'api', reason: 'customer phoned' });
-    expect(row!.xmin).toBe(await xminOf(`SELECT xmin::text FROM outbox WHERE message_id = $1`, [`${id}.order.cancel`]));
+    await withOrdersHeld(async () => {
+      const res = await send('POST', `/api/v1/orders/${id}/force-cancel`, 'admin', { reason: 'customer phoned' });
+      expect(res.status).toBe(202);
+      const [row] = await auditRows('order_id = $1', [id]);
+      expect(row).toMatchObject({ action: 'order.force_cancel', outcome: 'ok' });
+      expect(row!.detail).toEqual({ via: 'api', reason: 'customer phoned' });
+      const cancel = await xminOf(`SELECT xmin::text FROM outbox WHERE message_id = $1`, [`${id}.order.cancel`]);
+      expect(row!.xmin).toBe(cancel);
+    });
   });
 
   it('records product, price, stock and coupon changes in their transactions, refusals included', async () => {
