@@ -13,14 +13,8 @@ import { clusterRedis, ensureTopic, startPrivateRedis } from './bench-infra.ts';
 import { Monitor, StatsReader } from './counters.ts';
 import { engineLayouts, stopChildrenOnSignal, type EngineLayout } from './engine-processes.ts';
 import { customerIds } from './load.ts';
-import {
-  baselineSaturation,
-  engineHot,
-  enginePair,
-  type BenchContext,
-  type BenchSettings,
-  type PhaseResult,
-} from './phases.ts';
+import { baselineSaturation, engineHot, enginePair } from './phases.ts';
+import type { BenchContext, BenchSettings, PhaseResult } from './bench-context.ts';
 import { perOrder, renderTables, say, startProgress, writeResults, type PairResult } from './report.ts';
 
 const usage = `usage: npm run bench -- [--quick] [--engine one-process|per-role] [--pairs N] [--clients N]

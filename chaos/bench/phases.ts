@@ -3,11 +3,9 @@
 // them). Baseline phases use their own pool, closed at the end for the same reason. Every phase
 // orders from products no other phase touched.
 import { createPool, type Queryable } from '../../src/platform/db.ts';
-import { bytesPerOrder, tableSizes, type BytesPerOrder } from '../../src/retention/table-sizes.sql.ts';
-import type { Redis } from 'ioredis';
+import { bytesPerOrder, tableSizes } from '../../src/retention/table-sizes.sql.ts';
 import { placeBaselineOrder, retireBaselineEvents } from './baseline.ts';
-import type { Monitor, StatsReader } from './counters.ts';
-import { EngineProcesses, engineRolesOf, inventoryRoleOf, type EngineLayout } from './engine-processes.ts';
+import { EngineProcesses, engineRolesOf, inventoryRoleOf } from './engine-processes.ts';
 import {
   closedLoop,
   hotPicker,
@@ -19,75 +17,9 @@ import {
   type ProductPicker,
 } from './load.ts';
 import { httpPlacer } from './engine-client.ts';
-import { benchApplications, CostWindow, createProducts, drain, outcomesOf, type Costs } from './measure.ts';
-import { percentilesOf, type Percentiles } from './bench-support.ts';
-import type { Outcomes, Drained } from './measure.ts';
-
-export interface BenchSettings {
-  quick: boolean;
-  /** The layouts this run measures, each alternated with the baseline. */
-  engines: EngineLayout[];
-  pairs: number;
-  clients: number;
-  products: number;
-  hotProducts: number;
-  warmupMs: number;
-  /** A fresh engine's warm-up, before anything is measured. */
-  engineWarmupMs: number;
-  saturationMs: number;
-  latencyMs: number;
-  drainTimeoutMs: number;
-  startTimeoutMs: number;
-  hot: boolean;
-  seed: number;
-  /** BullMQ on the local Redis Cluster (REDIS_CLUSTER_NODES) instead of a private node. */
-  redisCluster: boolean;
-}
-
-export interface BenchContext {
-  settings: BenchSettings;
-  runTag: string;
-  topic: string;
-  apiUrl: string;
-  /** Each customer's own token, as the closed loop's clients order with them. */
-  customerTokens: ReadonlyMap<string, string>;
-  /** How the engine runs in this part of the run. */
-  layout: EngineLayout;
-  /** The first port of the per-role processes' metrics servers. */
-  metricsPortBase: number;
-  poolSizeMax: number;
-  databaseUrl: string;
-  engineEnv: Record<string, string>;
-  monitor: Monitor;
-  stats: StatsReader;
-  redis: { client: Redis; pid: number };
-  say: (line: string) => void;
-}
-
-export interface PhaseResult {
-  name: string;
-  system: 'engine' | 'baseline';
-  /** The engine's layout; null for the baseline. */
-  layout: EngineLayout | null;
-  products: 'spread' | 'hot';
-  redlock: boolean | null;
-  load: { type: 'closed'; clients: number } | { type: 'open'; target_per_second: number; sent_per_second: number };
-  placed: number;
-  errors: number;
-  error_samples: string[];
-  /** Closed loop: orders that reached an outcome per second of the measured window. */
-  orders_per_second: number | null;
-  /** Client-side request time: POST /orders (open loop: the API's own answer), or the baseline transaction. */
-  request_ms: Percentiles;
-  outcomes: Outcomes | null;
-  drained: Drained | null;
-  costs: Costs | null;
-  /** How many orders the costs cover, and over what. */
-  costs_orders: number;
-  costs_scope: string | null;
-  /** Disk the covered orders added, before retention and kept after it (engine sessions only). */
-  bytes_per_order?: BytesPerOrder;
-}
+import { benchApplications, CostWindow, createProducts, drain, outcomesOf } from './measure.ts';
+import { percentilesOf } from './bench-support.ts';
+import type { BenchContext, PhaseResult } from './bench-context.ts';
 
 function summarize(placements: Placement[]) {
   const errors = placements.filter((p) => p.outcome === 'error');

@@ -2,7 +2,7 @@
 // 5 s otherwise; never more than once a second), the tables at the end, and the JSON results file.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadStatus } from './load.ts';
-import type { PhaseResult } from './phases.ts';
+import type { PhaseResult } from './bench-context.ts';
 import { median } from './bench-support.ts';
 import type { EngineLayout } from './engine-processes.ts';
 
